@@ -1,0 +1,49 @@
+//! Checks that need no type information: keys, an empty or duplicated stage list, an output
+//! that is not a stage. Cycles and unknown inputs need the stages' metadata and are checked by
+//! rustc: `const _` items for cycles, `Has<S>` bounds for inputs missing from the pipeline.
+
+use super::parse::{PipelineDecl, KEYS};
+use crate::errors::{did_you_mean, Errors};
+use quote::ToTokens;
+
+pub fn path_key(p: &syn::Path) -> String {
+    p.to_token_stream().to_string().replace(' ', "")
+}
+
+pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
+    for key in &decl.unknown {
+        let k = key.to_string();
+        let msg = match did_you_mean(&k, KEYS) {
+            Some(s) => format!("unknown key `{k}` in pipeline!\n\nhelp: did you mean `{s}`?"),
+            None => format!("unknown key `{k}` in pipeline!\n\nhelp: the keys are `sample`, `params`, `stages` and `output`"),
+        };
+        errors.error(key, msg);
+    }
+    for key in &decl.duplicate_keys {
+        errors.error(key, format!("`{key}` is given twice"));
+    }
+    if decl.stages.is_empty() {
+        errors.span_error(decl.stages_span, "a pipeline needs at least one stage: `stages: [a, b, ...]`");
+    }
+    let keys: Vec<String> = decl.stages.iter().map(path_key).collect();
+    for (i, k) in keys.iter().enumerate() {
+        if keys[..i].contains(k) {
+            errors.error(
+                &decl.stages[i],
+                format!("stage `{k}` is listed twice in pipeline `{}`\n\nhelp: remove this entry; list each stage once", decl.name),
+            );
+        }
+    }
+    if let Some(out) = &decl.output {
+        let k = path_key(out);
+        let last = |p: &syn::Path| p.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        if !decl.stages.iter().any(|s| path_key(s) == k || last(s) == k) {
+            let names: Vec<String> = decl.stages.iter().map(last).collect();
+            let msg = match did_you_mean(&k, names.iter().map(String::as_str)) {
+                Some(s) => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: did you mean `{s}`?"),
+                None => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: add it to `stages: [...]`"),
+            };
+            errors.error(out, msg);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Syntax of `pipeline!`:
+//!
+//! ```text
+//! pipeline! {
+//!     /// docs
+//!     pub struct Name {
+//!         sample: f32,            // optional, default f32
+//!         params: MyParams,       // optional, default ()
+//!         stages: [a, b, m::c],
+//!         output: c,              // optional, default the last stage
+//!     }
+//! }
+//! ```
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{braced, bracketed, Token};
+
+pub const KEYS: [&str; 4] = ["sample", "params", "stages", "output"];
+
+pub struct PipelineDecl {
+    pub attrs: Vec<syn::Attribute>,
+    pub vis: syn::Visibility,
+    pub name: syn::Ident,
+    pub sample: Option<syn::Type>,
+    pub params: Option<syn::Type>,
+    pub stages: Vec<syn::Path>,
+    pub stages_span: Span,
+    pub output: Option<syn::Path>,
+    /// Keys that are not one of [`KEYS`], reported by `check`.
+    pub unknown: Vec<syn::Ident>,
+    pub duplicate_keys: Vec<syn::Ident>,
+}
+
+impl Parse for PipelineDecl {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        let vis: syn::Visibility = input.parse()?;
+        input.parse::<Token![struct]>().map_err(|e| {
+            syn::Error::new(e.span(), "expected `struct Name { stages: [...] }` (optionally `pub`)")
+        })?;
+        let name: syn::Ident = input.parse()?;
+        let body;
+        braced!(body in input);
+        let mut decl = PipelineDecl {
+            attrs,
+            vis,
+            name,
+            sample: None,
+            params: None,
+            stages: Vec::new(),
+            stages_span: Span::call_site(),
+            output: None,
+            unknown: Vec::new(),
+            duplicate_keys: Vec::new(),
+        };
+        let mut seen: Vec<String> = Vec::new();
+        while !body.is_empty() {
+            let key: syn::Ident = body.parse()?;
+            body.parse::<Token![:]>()?;
+            let k = key.to_string();
+            if seen.contains(&k) {
+                decl.duplicate_keys.push(key.clone());
+            }
+            seen.push(k.clone());
+            match k.as_str() {
+                "sample" => decl.sample = Some(body.parse()?),
+                "params" => decl.params = Some(body.parse()?),
+                "output" => decl.output = Some(body.parse()?),
+                "stages" => {
+                    let list;
+                    let b = bracketed!(list in body);
+                    decl.stages_span = b.span.join();
+                    decl.stages = Punctuated::<syn::Path, Token![,]>::parse_terminated(&list)?.into_iter().collect();
+                }
+                _ => {
+                    // Skip the value up to the next comma, so the unknown key is reported alone.
+                    while !body.is_empty() && !body.peek(Token![,]) {
+                        body.parse::<proc_macro2::TokenTree>()?;
+                    }
+                    decl.unknown.push(key);
+                }
+            }
+            if !body.is_empty() {
+                body.parse::<Token![,]>()?;
+            }
+        }
+        Ok(decl)
+    }
+}

@@ -1,0 +1,251 @@
+//! Semantic checks of a `#[stage]` function against its attribute, producing the model that
+//! expansion needs. Every problem is reported on the user's token.
+
+use super::parse::{InputRef, StageArgs};
+use crate::errors::Errors;
+use proc_macro2::Span;
+use quote::ToTokens;
+
+/// The longest lookback a stage may declare, in windows (bounds the dependency span).
+pub const MAX_LOOKBACK: i64 = 1024;
+
+pub enum Arg {
+    /// The `i`-th input of `inputs`.
+    Input(usize),
+    State,
+    Params,
+}
+
+pub struct Input {
+    pub path: syn::Path,
+    pub name: String,
+    pub offset: u64,
+    pub frames: bool,
+    pub span: Span,
+    /// The parameter's type as written.
+    pub ty: syn::Type,
+}
+
+pub struct Model {
+    pub inputs: Vec<Input>,
+    /// Call order of the function's parameters.
+    pub args: Vec<Arg>,
+    pub state: Option<syn::Type>,
+    pub params: Option<syn::Type>,
+    /// Sample type, from a `&[T]` frame parameter.
+    pub sample: Option<syn::Type>,
+    pub output: syn::Type,
+    pub cost: u32,
+    pub init: Option<syn::Path>,
+}
+
+pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> Option<Model> {
+    let sig = &func.sig;
+    if let Some(a) = &sig.asyncness {
+        errors.error(a, "a stage cannot be async: stages run synchronously once per window");
+    }
+    if !sig.generics.params.is_empty() {
+        errors.error(
+            &sig.generics,
+            "generic stages are not supported: the pipeline needs one concrete output type per stage\n\nhelp: write a concrete wrapper function and mark it #[stage]",
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        errors.error(v, "a stage cannot be variadic");
+    }
+    let fn_name = sig.ident.to_string();
+    let Some((refs, list_span)) = &attr.inputs else {
+        errors.span_error(
+            Span::call_site(),
+            "#[stage] needs `inputs = [...]`: the stages (or `input` for raw frames) whose outputs this function takes",
+        );
+        strip_param_attrs(func);
+        return None;
+    };
+
+    let mut inputs = Vec::new();
+    for r in refs {
+        check_input(r, &fn_name, errors);
+        let offset = r.offset.map_or(0, |(v, _)| v.unsigned_abs());
+        inputs.push(Input {
+            path: r.path.clone(),
+            name: r.name(),
+            offset,
+            frames: r.is_frames(),
+            span: r.path.to_token_stream().into_iter().next().map_or_else(Span::call_site, |t| t.span()),
+            ty: syn::parse_quote!(()),
+        });
+    }
+
+    let mut args = Vec::new();
+    let mut state = None;
+    let mut params = None;
+    let mut data_params = Vec::new();
+    for input in sig.inputs.iter() {
+        let pat = match input {
+            syn::FnArg::Receiver(r) => {
+                errors.error(r, "a stage is a free function: it cannot take `self`\n\nhelp: move it out of the impl block, or wrap the method in a free function");
+                continue;
+            }
+            syn::FnArg::Typed(p) => p,
+        };
+        let is_state = pat.attrs.iter().any(|a| a.path().is_ident("state"));
+        let is_params = pat.attrs.iter().any(|a| a.path().is_ident("params"));
+        if is_state {
+            match &*pat.ty {
+                syn::Type::Reference(r) if r.mutability.is_some() => {
+                    if state.is_some() {
+                        errors.error(pat, "a stage has at most one #[state] parameter");
+                    }
+                    state = Some((*r.elem).clone());
+                    args.push(Arg::State);
+                }
+                other => errors.error(other, "a #[state] parameter is a mutable reference, e.g. `#[state] s: &mut Smoother`"),
+            }
+        } else if is_params {
+            match &*pat.ty {
+                syn::Type::Reference(r) if r.mutability.is_none() => {
+                    if params.is_some() {
+                        errors.error(pat, "a stage has at most one #[params] parameter");
+                    }
+                    params = Some((*r.elem).clone());
+                    args.push(Arg::Params);
+                }
+                other => errors.error(other, "a #[params] parameter is a shared reference to the pipeline's parameter type, e.g. `#[params] p: &AudioParams`"),
+            }
+        } else {
+            if let syn::Type::Reference(r) = &*pat.ty {
+                if r.mutability.is_some() {
+                    errors.error(
+                        &pat.ty,
+                        format!(
+                            "parameter `{}` takes `&mut` but is not a declared state\n\nhelp: mark stage state `#[state]` so checkpoints can snapshot it: `#[state] {}`",
+                            pat.pat.to_token_stream(),
+                            pat.to_token_stream()
+                        ),
+                    );
+                    continue;
+                }
+            }
+            args.push(Arg::Input(data_params.len()));
+            data_params.push(pat);
+        }
+    }
+
+    if data_params.len() != inputs.len() {
+        let msg = format!(
+            "stage `{fn_name}` lists {} input{} but takes {} input parameter{}\n\nhelp: give the function one parameter per entry of `inputs`, in order (mark state `#[state]` and parameters `#[params]`)",
+            inputs.len(),
+            if inputs.len() == 1 { "" } else { "s" },
+            data_params.len(),
+            if data_params.len() == 1 { "" } else { "s" },
+        );
+        errors.span_error(*list_span, msg);
+    }
+
+    let mut sample = None;
+    for (input, p) in inputs.iter_mut().zip(&data_params) {
+        input.ty = (*p.ty).clone();
+        if input.frames {
+            match frame_elem(&p.ty, input.offset > 0) {
+                Some(t) => sample = Some(t),
+                None => errors.error(
+                    &p.ty,
+                    if input.offset > 0 {
+                        "a lookback of `input` is `Option<&[T]>` (None before the first window)"
+                    } else {
+                        "the `input` parameter is a frame of samples: `&[T]`"
+                    },
+                ),
+            }
+        } else if input.offset > 0 && !is_option(&p.ty) {
+            errors.error(
+                &p.ty,
+                format!(
+                    "a lookback input is `Option<&T>`: `{}[-{}]` is `None` for the first {} window(s)",
+                    input.name, input.offset, input.offset
+                ),
+            );
+        }
+    }
+
+    if state.is_none() {
+        if let Some(init) = &attr.init {
+            errors.error(init, "`init` sets the initial state, but the function has no `#[state]` parameter");
+        }
+    }
+
+    let output = match &sig.output {
+        syn::ReturnType::Default => syn::parse_quote!(()),
+        syn::ReturnType::Type(_, t) => (**t).clone(),
+    };
+    let cost = attr.cost.as_ref().and_then(|c| c.base10_parse().ok()).unwrap_or(1);
+    strip_param_attrs(func);
+    Some(Model {
+        inputs,
+        args,
+        state: state.map(|s| s),
+        params,
+        sample,
+        output,
+        cost,
+        init: attr.init.clone(),
+    })
+}
+
+fn check_input(r: &InputRef, fn_name: &str, errors: &mut Errors) {
+    if r.path.is_ident(fn_name) {
+        errors.error(
+            &r.path,
+            format!("stage `{fn_name}` cannot read its own output\n\nhelp: keep what it needs from earlier windows in a `#[state]` parameter"),
+        );
+    }
+    if let Some((v, span)) = r.offset {
+        if v >= 0 {
+            errors.span_error(
+                span,
+                format!(
+                    "lookback offsets must be negative: `{}[{v}]` would read {} window\n\nhelp: a stage may read the current window (`{0}`) or earlier ones (`{0}[-1]`), never future ones",
+                    r.name(),
+                    if v == 0 { "the current" } else { "a future" }
+                ),
+            );
+        } else if -v > MAX_LOOKBACK {
+            errors.span_error(span, format!("lookback of {} windows exceeds the maximum of {MAX_LOOKBACK}", -v));
+        }
+    }
+}
+
+fn is_option(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}
+
+/// `T` of `&[T]` (or of `Option<&[T]>` for a lookback).
+fn frame_elem(ty: &syn::Type, lookback: bool) -> Option<syn::Type> {
+    let ty = if lookback {
+        let syn::Type::Path(p) = ty else { return None };
+        let seg = p.path.segments.last()?;
+        let syn::PathArguments::AngleBracketed(a) = &seg.arguments else { return None };
+        match a.args.first()? {
+            syn::GenericArgument::Type(t) if seg.ident == "Option" => t,
+            _ => return None,
+        }
+    } else {
+        ty
+    };
+    match ty {
+        syn::Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            syn::Type::Slice(s) => Some((*s.elem).clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn strip_param_attrs(func: &mut syn::ItemFn) {
+    for input in func.sig.inputs.iter_mut() {
+        if let syn::FnArg::Typed(p) = input {
+            p.attrs.retain(|a| !a.path().is_ident("state") && !a.path().is_ident("params"));
+        }
+    }
+}

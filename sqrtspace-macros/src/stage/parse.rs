@@ -1,0 +1,139 @@
+//! Syntax of `#[stage(...)]`: `inputs = [a, b[-1], input]`, `cost = N`, `init = path`.
+
+use crate::errors::{did_you_mean, Errors};
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{bracketed, Token};
+
+pub const KEYS: [&str; 3] = ["inputs", "cost", "init"];
+
+/// One entry of `inputs`: a stage path (or `input`) with an optional `[-n]` lookback.
+pub struct InputRef {
+    pub path: syn::Path,
+    /// The literal offset as written (`-1` -> -1); `None` for no brackets.
+    pub offset: Option<(i64, Span)>,
+}
+
+impl InputRef {
+    pub fn is_frames(&self) -> bool {
+        self.path.is_ident("input")
+    }
+    pub fn name(&self) -> String {
+        self.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
+    }
+}
+
+impl Parse for InputRef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let path: syn::Path = input.parse()?;
+        let offset = if input.peek(syn::token::Bracket) {
+            let content;
+            bracketed!(content in input);
+            let expr: syn::Expr = content.parse()?;
+            let span = syn::spanned::Spanned::span(&expr);
+            let value = match &expr {
+                syn::Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => lit_int(expr).map(|v| -v),
+                other => lit_int(other),
+            };
+            match value {
+                Some(v) => Some((v, span)),
+                None => {
+                    return Err(syn::Error::new(span, "a lookback offset is a negative integer literal, e.g. `spectrum[-1]`"))
+                }
+            }
+        } else {
+            None
+        };
+        Ok(InputRef { path, offset })
+    }
+}
+
+fn lit_int(e: &syn::Expr) -> Option<i64> {
+    match e {
+        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse().ok(),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+pub struct StageArgs {
+    pub inputs: Option<(Vec<InputRef>, Span)>,
+    pub cost: Option<syn::LitInt>,
+    pub init: Option<syn::Path>,
+}
+
+struct RawArg {
+    key: syn::Ident,
+    value: TokenStream,
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let key: syn::Ident = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let mut value = TokenStream::new();
+        while !input.is_empty() && !input.peek(Token![,]) {
+            let tt: proc_macro2::TokenTree = input.parse()?;
+            value.extend([tt]);
+        }
+        Ok(RawArg { key, value })
+    }
+}
+
+pub fn parse_args(args: TokenStream, errors: &mut Errors) -> StageArgs {
+    let mut out = StageArgs::default();
+    let raw = match syn::parse::Parser::parse2(Punctuated::<RawArg, Token![,]>::parse_terminated, args) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!("{e}; expected `#[stage(inputs = [a, b[-1]], cost = 10, init = path)]`"),
+            ));
+            return out;
+        }
+    };
+    for arg in raw {
+        let key = arg.key.to_string();
+        match key.as_str() {
+            "inputs" => {
+                let span = syn::spanned::Spanned::span(&arg.value);
+                let parsed = syn::parse::Parser::parse2(
+                    |s: ParseStream| {
+                        let content;
+                        bracketed!(content in s);
+                        Punctuated::<InputRef, Token![,]>::parse_terminated(&content)
+                    },
+                    arg.value,
+                );
+                match parsed {
+                    Ok(list) => out.inputs = Some((list.into_iter().collect(), span)),
+                    Err(e) => errors.push(syn::Error::new(
+                        e.span(),
+                        format!("{e}; `inputs` is a list of stage names, e.g. `inputs = [input, spectrum, spectrum[-1]]`"),
+                    )),
+                }
+            }
+            "cost" => match syn::parse2::<syn::LitInt>(arg.value) {
+                Ok(l) if l.base10_parse::<u32>().is_ok() => out.cost = Some(l),
+                Ok(l) => errors.error(l, "`cost` is a relative cost hint between 0 and 4294967295"),
+                Err(e) => errors.push(syn::Error::new(e.span(), "`cost` takes an integer literal, e.g. `cost = 10`")),
+            },
+            "init" => match syn::parse2::<syn::Path>(arg.value) {
+                Ok(p) => out.init = Some(p),
+                Err(e) => errors.push(syn::Error::new(
+                    e.span(),
+                    "`init` takes the path of a function returning the initial state, e.g. `init = Smoother::new`",
+                )),
+            },
+            other => {
+                let msg = match did_you_mean(other, KEYS) {
+                    Some(k) => format!("unknown key `{other}` in #[stage]\n\nhelp: did you mean `{k}`?"),
+                    None => format!("unknown key `{other}` in #[stage]\n\nhelp: the keys are `inputs`, `cost` and `init`"),
+                };
+                errors.error(&arg.key, msg);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,25 @@
+//! Audio input and analysis for windowed pipelines (feature `audio`).
+//!
+//! - [`decode`]: [`AudioReader`] decodes WAV (PCM), FLAC and Ogg Vorbis incrementally with
+//!   symphonia, packet by packet, mixed down to mono `f32` (full scale 1.0) at the file's
+//!   native sample rate, optionally looping the recording to make long-form input;
+//!   failures are typed [`DecodeError`]s.
+//! - [`dsp`]: pure per-window functions: a Hann-windowed real FFT ([`Stft`],
+//!   [`hann_spectrum`]; realfft), band limiting ([`bandpass`]), spectral features
+//!   ([`spectral_features`]: centroid, peak, flatness, kurtosis, RMS level), spectral flux,
+//!   a Silence/Tonal/Noise classifier with a hysteresis smoother ([`ClassSmoother`]) and a
+//!   timeline summary ([`ClassSummary`]).
+//!
+//! Shapes and units: a frame is `window` mono samples; a spectrum has `window / 2 + 1`
+//! bins, bin `k` at `k · sample_rate / window` Hz; times are in seconds and levels in dBFS.
+
+pub mod decode;
+pub mod dsp;
+
+pub use decode::{read_all, AudioReader, DecodeError};
+pub use dsp::{
+    band_bins, band_features, bandpass, bin_frequency, classify, hann_periodic, hann_spectrum,
+    rms_dbfs, spectral_features, spectral_flux, Class, ClassSmoother, ClassSummary, DspError,
+    Features, Segment, Stft, DEFAULT_FLATNESS_SPLIT, DEFAULT_HOLD, DEFAULT_SILENCE_DBFS,
+    RMS_FLOOR_DBFS,
+};

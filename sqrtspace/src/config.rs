@@ -1,0 +1,240 @@
+//! The engine's knobs, with the spec's defaults, validated into a [`Config`].
+
+use crate::error::ConfigError;
+use std::fmt;
+
+/// 1 MiB in bytes.
+pub const MIB: usize = 1 << 20;
+
+/// Which executor evaluates a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Mode {
+    /// Let the [planner](crate::plan) choose from the estimated working set, RAM and LLC.
+    #[default]
+    Auto,
+    /// Stage by stage over the whole range, materialising every intermediate (the baseline).
+    Classic,
+    /// Depth-first per window with a byte-bounded LRU and checkpoints (memory independent of length).
+    Sqrt,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Auto => "auto",
+            Mode::Classic => "classic",
+            Mode::Sqrt => "sqrt",
+        })
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Mode::Auto),
+            "classic" => Ok(Mode::Classic),
+            "sqrt" => Ok(Mode::Sqrt),
+            other => Err(format!("unknown mode `{other}`: use auto, classic or sqrt")),
+        }
+    }
+}
+
+/// How often stateful stages are checkpointed, in windows (`k`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Checkpoints {
+    /// `k = ceil(sqrt(T))` for a request of `T` windows, [`DEFAULT_K`] when `T` is unknown
+    /// (streaming); never below the dependency span, raised so checkpoints fit their byte budget.
+    #[default]
+    Auto,
+    /// Every `k` windows (`k >= 1`).
+    Every(u64),
+}
+
+/// The checkpoint interval used when the stream length is unknown (the spec's default, 16).
+pub const DEFAULT_K: u64 = 16;
+
+/// Engine configuration. Build with [`Config::default`] and the `with_*` setters, then
+/// [`validate`](Config::validate) (the pipeline constructors validate for you).
+///
+/// | field | unit | default |
+/// |---|---|---|
+/// | `window` | samples per frame | 4096 |
+/// | `hop` | samples between frame starts | 1024 |
+/// | `checkpoints` | windows between checkpoints (`k`) | `Auto` |
+/// | `lru_bytes` | bytes of cached stage outputs | 64 MiB |
+/// | `checkpoint_bytes` | bytes of checkpointed state | 16 MiB |
+/// | `max_workers` | threads | 1 |
+/// | `input_buffer_blocks` | windows of unprocessed samples `push_samples` buffers | 64 |
+/// | `mode` | executor | `Auto` |
+/// | `ram_budget` | bytes the planner may assume free (None: read from the OS) | None |
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Config {
+    /// Frame length `W` in samples.
+    pub window: usize,
+    /// Frame advance `H` in samples (`1 <= H <= W`).
+    pub hop: usize,
+    /// Checkpoint interval `k` in windows.
+    pub checkpoints: Checkpoints,
+    /// Byte budget of the LRU over all stages' outputs (0 forces recomputation).
+    pub lru_bytes: usize,
+    /// Byte budget of the checkpoint ring.
+    pub checkpoint_bytes: usize,
+    /// Worker threads. Evaluation is single-threaded in this release; values above 1 are
+    /// accepted and reported, and reserved for parallel evaluation.
+    pub max_workers: usize,
+    /// Capacity of the push-mode input buffer, in windows of unprocessed samples.
+    pub input_buffer_blocks: usize,
+    /// Which executor to use.
+    pub mode: Mode,
+    /// RAM the planner may use, in bytes; `None` reads available memory from the OS.
+    pub ram_budget: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            window: 4096,
+            hop: 1024,
+            checkpoints: Checkpoints::Auto,
+            lru_bytes: 64 * MIB,
+            checkpoint_bytes: 16 * MIB,
+            max_workers: 1,
+            input_buffer_blocks: 64,
+            mode: Mode::Auto,
+            ram_budget: None,
+        }
+    }
+}
+
+impl Config {
+    /// Sets the frame length in samples.
+    #[must_use]
+    pub fn with_window(mut self, window: usize) -> Self {
+        self.window = window;
+        self
+    }
+    /// Sets the hop in samples.
+    #[must_use]
+    pub fn with_hop(mut self, hop: usize) -> Self {
+        self.hop = hop;
+        self
+    }
+    /// Sets the checkpoint policy.
+    #[must_use]
+    pub fn with_checkpoints(mut self, checkpoints: Checkpoints) -> Self {
+        self.checkpoints = checkpoints;
+        self
+    }
+    /// Sets the LRU budget in bytes.
+    #[must_use]
+    pub fn with_lru_bytes(mut self, bytes: usize) -> Self {
+        self.lru_bytes = bytes;
+        self
+    }
+    /// Sets the checkpoint ring budget in bytes.
+    #[must_use]
+    pub fn with_checkpoint_bytes(mut self, bytes: usize) -> Self {
+        self.checkpoint_bytes = bytes;
+        self
+    }
+    /// Sets the executor mode.
+    #[must_use]
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Sets the push-mode input buffer capacity in windows.
+    #[must_use]
+    pub fn with_input_buffer_blocks(mut self, blocks: usize) -> Self {
+        self.input_buffer_blocks = blocks;
+        self
+    }
+    /// Sets the RAM budget the planner assumes, in bytes.
+    #[must_use]
+    pub fn with_ram_budget(mut self, bytes: u64) -> Self {
+        self.ram_budget = Some(bytes);
+        self
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first invalid field and what to change.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.window == 0 {
+            return Err(ConfigError::ZeroWindow);
+        }
+        if self.hop == 0 {
+            return Err(ConfigError::ZeroHop);
+        }
+        if self.hop > self.window {
+            return Err(ConfigError::HopExceedsWindow { hop: self.hop, window: self.window });
+        }
+        if self.checkpoints == Checkpoints::Every(0) {
+            return Err(ConfigError::ZeroCheckpointInterval);
+        }
+        if self.input_buffer_blocks == 0 {
+            return Err(ConfigError::ZeroInputBuffer);
+        }
+        if self.max_workers == 0 {
+            return Err(ConfigError::ZeroWorkers);
+        }
+        Ok(())
+    }
+
+    /// Complete windows in a signal of `samples` samples: `(samples - W) / H + 1`, or 0 when
+    /// `samples < W`.
+    #[must_use]
+    pub fn windows_in(&self, samples: u64) -> u64 {
+        let w = self.window as u64;
+        if samples < w {
+            0
+        } else {
+            (samples - w) / self.hop as u64 + 1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = Config::default();
+        assert_eq!((c.window, c.hop, c.lru_bytes, c.input_buffer_blocks), (4096, 1024, 64 * MIB, 64));
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn invalid_values_are_typed_errors() {
+        let c = Config::default();
+        assert_eq!(c.clone().with_window(0).validate(), Err(ConfigError::ZeroWindow));
+        assert_eq!(c.clone().with_hop(0).validate(), Err(ConfigError::ZeroHop));
+        assert_eq!(
+            c.clone().with_window(8).with_hop(9).validate(),
+            Err(ConfigError::HopExceedsWindow { hop: 9, window: 8 })
+        );
+        assert_eq!(
+            c.clone().with_checkpoints(Checkpoints::Every(0)).validate(),
+            Err(ConfigError::ZeroCheckpointInterval)
+        );
+        assert_eq!(c.with_input_buffer_blocks(0).validate(), Err(ConfigError::ZeroInputBuffer));
+        let msg = ConfigError::HopExceedsWindow { hop: 9, window: 8 }.to_string();
+        assert!(msg.contains("use hop <= window"), "{msg}");
+    }
+
+    #[test]
+    fn window_count() {
+        let c = Config::default().with_window(4).with_hop(2);
+        assert_eq!(c.windows_in(3), 0);
+        assert_eq!(c.windows_in(4), 1);
+        assert_eq!(c.windows_in(5), 1);
+        assert_eq!(c.windows_in(6), 2);
+    }
+}

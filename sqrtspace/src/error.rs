@@ -1,0 +1,104 @@
+//! The typed errors of the runtime.
+
+use std::ops::Range;
+
+/// An invalid [`Config`](crate::Config) value. Each message names the field and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `window` was 0.
+    #[error("window must be at least 1 sample; set Config::window to the frame length in samples (e.g. 4096)")]
+    ZeroWindow,
+    /// `hop` was 0.
+    #[error("hop must be at least 1 sample; set Config::hop to the frame advance in samples (e.g. window / 4)")]
+    ZeroHop,
+    /// `hop > window` would skip samples between frames.
+    #[error("hop ({hop} samples) is larger than window ({window} samples), so samples between frames would be skipped; use hop <= window")]
+    HopExceedsWindow {
+        /// The configured hop in samples.
+        hop: usize,
+        /// The configured window in samples.
+        window: usize,
+    },
+    /// A fixed checkpoint interval of 0.
+    #[error("checkpoint interval k must be at least 1 window; use Checkpoints::Every(k) with k >= 1 or Checkpoints::Auto")]
+    ZeroCheckpointInterval,
+    /// `input_buffer_blocks` was 0.
+    #[error("input_buffer_blocks must be at least 1 window; it bounds how many unprocessed windows push_samples buffers")]
+    ZeroInputBuffer,
+    /// `max_workers` was 0.
+    #[error("max_workers must be at least 1")]
+    ZeroWorkers,
+}
+
+/// An error while evaluating or streaming a pipeline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The requested window range is empty or reversed.
+    #[error("empty window range {start}..{end}: ranges are half-open [t0, t1) with t0 < t1")]
+    EmptyRange {
+        /// Requested t0.
+        start: u64,
+        /// Requested t1.
+        end: u64,
+    },
+    /// The requested windows go past the end of the signal.
+    #[error("window range {requested:?} needs windows past the end: the signal has {available} complete windows (window {window}, hop {hop} samples); request at most ..{available}")]
+    RangeOutOfBounds {
+        /// The requested half-open range of window indices.
+        requested: Range<u64>,
+        /// Complete windows the signal holds.
+        available: u64,
+        /// Window in samples.
+        window: usize,
+        /// Hop in samples.
+        hop: usize,
+    },
+    /// `push_samples` was refused: buffering the chunk would exceed `input_buffer_blocks` windows.
+    /// Nothing was enqueued.
+    #[error("backpressure: buffering {offered} more samples would hold {would_hold} unprocessed samples, over the capacity of {capacity} (input_buffer_blocks x window); pull outputs first (pull_until) or push smaller chunks")]
+    Backpressure {
+        /// Samples in the refused chunk.
+        offered: usize,
+        /// Unprocessed samples the buffer would hold.
+        would_hold: u64,
+        /// Capacity in samples.
+        capacity: u64,
+    },
+    /// A sample was pushed after `close()`.
+    #[error("push after close: the stream was closed after {total} samples; create a new pipeline or call reset() to start another stream")]
+    PushAfterClose {
+        /// Samples accepted before close.
+        total: u64,
+    },
+    /// A frame that the evaluation needs is no longer buffered (push mode keeps a bounded history).
+    #[error("window {t} is no longer buffered: push mode keeps windows from {oldest} on; pull outputs in order")]
+    FrameEvicted {
+        /// Window index that was needed.
+        t: u64,
+        /// Oldest window still buffered.
+        oldest: u64,
+    },
+    /// A frame that is not yet available (not enough samples pushed).
+    #[error("window {t} is not complete yet: only {available} complete windows have been pushed")]
+    FrameNotReady {
+        /// Window index that was needed.
+        t: u64,
+        /// Complete windows available.
+        available: u64,
+    },
+    /// A stage returned an error of its own.
+    #[error("stage `{stage}` failed at window {t}: {message}")]
+    Stage {
+        /// Stage name.
+        stage: &'static str,
+        /// Window index.
+        t: u64,
+        /// The stage's message.
+        message: String,
+    },
+}

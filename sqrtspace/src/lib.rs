@@ -1,0 +1,103 @@
+//! # sqrtspace
+//!
+//! Long windowed signal pipelines (hours of audio, 10^8-row logs, radio captures) in bounded
+//! memory. Annotate plain functions with [`#[stage]`](macro@stage), declare a
+//! [`pipeline!`], and evaluate it in one of three [modes](Mode):
+//!
+//! - `classic`: stage by stage over the whole range, every intermediate materialised (the
+//!   baseline, fastest when everything fits);
+//! - `sqrt`: depth-first per window, a byte-bounded LRU for hot outputs, checkpoints of stage
+//!   state every `k` windows and recomputation on demand: peak memory independent of length;
+//! - `auto`: the [planner](plan) estimates the working set against RAM and the last-level cache
+//!   and says why it chose.
+//!
+//! Outputs are bit-identical across modes for deterministic stages.
+//!
+//! ```
+//! use sqrtspace::{pipeline, stage, Config, Mode};
+//!
+//! /// Runtime parameters, passed to stages that take `#[params]`.
+//! pub struct Gain { pub db: f32 }
+//!
+//! /// Mean of a frame of samples.
+//! #[stage(inputs = [input], cost = 1)]
+//! fn mean(frame: &[f32]) -> f32 {
+//!     frame.iter().sum::<f32>() / frame.len() as f32
+//! }
+//!
+//! /// The mean scaled by the gain (dB).
+//! #[stage(inputs = [mean])]
+//! fn level(m: &f32, #[params] g: &Gain) -> f32 {
+//!     m * 10f32.powf(g.db / 20.0)
+//! }
+//!
+//! /// Change of level since the previous window (`None` at window 0).
+//! #[stage(inputs = [level, level[-1]])]
+//! fn delta(now: &f32, before: Option<&f32>) -> f32 {
+//!     before.map_or(0.0, |b| now - b)
+//! }
+//!
+//! pipeline! {
+//!     /// Level changes of a signal.
+//!     pub struct Levels {
+//!         sample: f32,
+//!         params: Gain,
+//!         stages: [mean, level, delta],
+//!         output: delta,
+//!     }
+//! }
+//!
+//! let signal: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin()).collect();
+//! let config = Config::default().with_window(64).with_hop(16);
+//! let mut sqrt = Levels::new(config.clone().with_mode(Mode::Sqrt), Gain { db: 6.0 })?;
+//! let mut classic = Levels::new(config.with_mode(Mode::Classic), Gain { db: 6.0 })?;
+//! let a = sqrt.evaluate::<delta>(&signal, 0..50)?;
+//! let b = classic.evaluate::<delta>(&signal, 0..50)?;
+//! assert_eq!(a, b);
+//! assert!(Levels::DOT.contains("level -> delta"));
+//! # Ok::<(), sqrtspace::Error>(())
+//! ```
+//!
+//! ## Why the macros are built this way
+//!
+//! A proc macro sees only its own tokens, so `pipeline!` cannot read the `#[stage]` attributes
+//! of other items. `#[stage]` therefore emits, next to the untouched function, a hidden braced
+//! struct of the same name (structs live in the type namespace, functions in the value
+//! namespace, so they never clash) implementing [`Stage`](stage::Stage) with the inputs, output
+//! type, state and cost as associated items, plus a generic `Compute<G>` impl that fetches its
+//! inputs from any pipeline `G` that [has](exec::Has) them and calls the function. Input names
+//! are resolved by rustc in the stage's own scope, so stages are ordinary items that can live in
+//! any module or crate. `pipeline!` then emits the typed storage, the `Has` impls, and `const _`
+//! items that walk the graph in rustc's const evaluator (duplicates, cycles spelled as
+//! `a -> b -> a`, topological order, DOT and Mermaid text). Type errors land on the user's
+//! tokens through `quote_spanned!` and `#[diagnostic::on_unimplemented]` bounds. The
+//! alternative — `#[stage]` emitting a `macro_rules!` that hands its metadata to `pipeline!` —
+//! breaks on macro-expanded `#[macro_export]` paths across crates; the trait design does not.
+#![warn(missing_docs)]
+
+pub mod bytes;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod graph;
+pub mod metrics;
+pub mod plan;
+pub mod stage;
+
+#[cfg(feature = "audio")]
+pub mod audio;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use bytes::ByteSize;
+pub use config::{Checkpoints, Config, Mode, MIB};
+pub use error::{ConfigError, Error};
+pub use exec::{Pipeline, StreamEnd};
+pub use metrics::{Counters, Meter, Report, Usage, Verification};
+pub use plan::{Machine, Plan, Planner};
+pub use num_complex::{Complex, Complex32};
+
+#[doc(inline)]
+pub use sqrtspace_macros::{pipeline, stage};

@@ -1,0 +1,288 @@
+//! The planner: estimates working sets against RAM and the last-level cache and returns a
+//! [`Plan`] (plain data, printable) with the reason for its choice. Execution reads the plan;
+//! the planner never executes.
+//!
+//! Guard rails (from the sqrtspace-streams spec): classic when its working set fits
+//! `0.6 x LLC` or at most half the RAM budget (classic is fastest when everything fits),
+//! otherwise sqrt. `k = ceil(sqrt(T))` for `T` windows, never below the dependency span,
+//! raised until `ceil(T/k)` checkpoints fit the checkpoint budget.
+
+use crate::config::{Checkpoints, Config, Mode, DEFAULT_K};
+use crate::exec::Graph;
+use std::fmt;
+use std::ops::Range;
+
+/// The fallback last-level cache size when the OS does not report one: 32 MiB.
+pub const LLC_FALLBACK: u64 = 32 << 20;
+
+/// What the planner knows about the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Machine {
+    /// Available RAM in bytes (sysinfo's `available_memory`).
+    pub ram_available: u64,
+    /// Last-level cache in bytes.
+    pub llc_bytes: u64,
+    /// Where `llc_bytes` came from: `LLC_BYTES`, `/sys`, or `fallback`.
+    pub llc_source: &'static str,
+}
+
+impl Machine {
+    /// Reads the machine: RAM from sysinfo, LLC from the `LLC_BYTES` environment variable,
+    /// else the highest-level cache in `/sys/devices/system/cpu/cpu0/cache`, else
+    /// [`LLC_FALLBACK`].
+    #[must_use]
+    pub fn probe() -> Self {
+        let mut sys = sysinfo::System::new();
+        sys.refresh_memory();
+        let (llc_bytes, llc_source) = llc();
+        Machine { ram_available: sys.available_memory(), llc_bytes, llc_source }
+    }
+}
+
+fn llc() -> (u64, &'static str) {
+    if let Some(b) = std::env::var("LLC_BYTES").ok().and_then(|v| v.trim().parse().ok()) {
+        return (b, "LLC_BYTES");
+    }
+    let mut best: Option<(u32, u64)> = None;
+    if let Ok(dir) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") {
+        for e in dir.flatten() {
+            let p = e.path();
+            let level = std::fs::read_to_string(p.join("level")).ok().and_then(|s| s.trim().parse::<u32>().ok());
+            let size = std::fs::read_to_string(p.join("size")).ok().and_then(|s| parse_size(s.trim()));
+            if let (Some(l), Some(s)) = (level, size) {
+                if best.is_none_or(|(bl, _)| l > bl) {
+                    best = Some((l, s));
+                }
+            }
+        }
+    }
+    best.map_or((LLC_FALLBACK, "fallback"), |(_, s)| (s, "/sys"))
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let (num, mul) = match s.as_bytes().last()? {
+        b'K' => (&s[..s.len() - 1], 1 << 10),
+        b'M' => (&s[..s.len() - 1], 1 << 20),
+        b'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok().map(|n| n * mul)
+}
+
+/// Chooses modes and `k`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planner {
+    /// The machine it plans for.
+    pub machine: Machine,
+}
+
+impl Planner {
+    /// A planner for this machine ([`Machine::probe`]).
+    #[must_use]
+    pub fn from_machine() -> Self {
+        Planner { machine: Machine::probe() }
+    }
+
+    /// The checkpoint interval and why: see the module docs.
+    #[must_use]
+    pub fn k_with_reason(&self, config: &Config, windows: Option<u64>, span: u64, state_bytes: usize) -> (u64, String) {
+        if let Checkpoints::Every(k) = config.checkpoints {
+            return (k, format!("k = {k} set by the configuration"));
+        }
+        let (mut k, mut why) = match windows {
+            Some(t) => {
+                let k = t.isqrt() + u64::from(t.isqrt() * t.isqrt() < t);
+                (k.max(1), format!("k = ceil(sqrt({t} windows)) = {}", k.max(1)))
+            }
+            None => (DEFAULT_K, format!("k = {DEFAULT_K} (stream length unknown)")),
+        };
+        if k < span {
+            k = span;
+            why = format!("{why}, raised to the dependency span of {span} windows");
+        }
+        if let (Some(t), true) = (windows, state_bytes > 0) {
+            let fit = (t * state_bytes as u64).div_ceil(config.checkpoint_bytes.max(1) as u64);
+            if fit > k {
+                k = fit;
+                why = format!("{why}, raised to {fit} so ceil(T/k) checkpoints of {state_bytes} bytes fit {} bytes", config.checkpoint_bytes);
+            }
+        }
+        (k, why)
+    }
+
+    /// [`k_with_reason`](Self::k_with_reason) without the reason.
+    #[must_use]
+    pub fn k_for(&self, config: &Config, windows: Option<u64>, span: u64, state_bytes: usize) -> u64 {
+        self.k_with_reason(config, windows, span, state_bytes).0
+    }
+
+    /// Plans evaluating `range` when stage `i` needs windows `need[i]` and outputs about
+    /// `per_window[i]` bytes a window, with `state_bytes` of state and a signal of
+    /// `signal_samples` samples.
+    #[must_use]
+    pub fn plan<G: Graph>(
+        &self,
+        config: &Config,
+        range: &Range<u64>,
+        need: &[Option<Range<u64>>],
+        per_window: &[usize],
+        state_bytes: usize,
+        signal_samples: usize,
+    ) -> Plan {
+        let windows = range.end - range.start;
+        let span = crate::exec::span::<G>(config.window, config.hop);
+        let (k, k_reason) = self.k_with_reason(config, Some(range.end), span, state_bytes);
+        let intermediates: u64 = need
+            .iter()
+            .zip(per_window)
+            .map(|(r, &b)| r.as_ref().map_or(0, |r| (r.end - r.start) * b as u64))
+            .sum();
+        let signal_bytes = (signal_samples * std::mem::size_of::<G::Sample>()) as u64;
+        let classic_bytes = intermediates + signal_bytes;
+        let checkpoints = (state_bytes as u64 * range.end.div_ceil(k)).min(config.checkpoint_bytes as u64);
+        let sqrt_bytes = (config.lru_bytes as u64).min(intermediates) + checkpoints;
+        let ram = config.ram_budget.unwrap_or(self.machine.ram_available);
+        let llc = self.machine.llc_bytes;
+        let (mode, reason) = match config.mode {
+            Mode::Classic => (Mode::Classic, "classic requested by the configuration".to_string()),
+            Mode::Sqrt => (Mode::Sqrt, "sqrt requested by the configuration".to_string()),
+            Mode::Auto if classic_bytes * 10 <= llc * 6 => (
+                Mode::Classic,
+                format!("classic working set {} fits 0.6 x LLC ({}): nothing to save", human(classic_bytes), human(llc)),
+            ),
+            Mode::Auto if classic_bytes * 2 <= ram => (
+                Mode::Classic,
+                format!(
+                    "classic working set {} is at most half the RAM budget ({}): classic is fastest when everything fits",
+                    human(classic_bytes),
+                    human(ram)
+                ),
+            ),
+            Mode::Auto => (
+                Mode::Sqrt,
+                format!(
+                    "classic working set {} exceeds half the RAM budget ({}); sqrt bounds live memory to about {}",
+                    human(classic_bytes),
+                    human(ram),
+                    human(sqrt_bytes)
+                ),
+            ),
+        };
+        Plan {
+            pipeline: G::NAME.to_string(),
+            requested: config.mode,
+            mode,
+            window: config.window,
+            hop: config.hop,
+            range: range.clone(),
+            windows,
+            k,
+            k_reason,
+            lru_bytes: config.lru_bytes,
+            checkpoint_bytes: config.checkpoint_bytes,
+            classic_bytes,
+            sqrt_bytes,
+            ram_budget: ram,
+            llc_bytes: llc,
+            workers: config.max_workers,
+            reason,
+        }
+    }
+}
+
+/// What an evaluation will do and why. Plain data: print it, compare it, serialise it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Plan {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The mode the configuration asked for.
+    pub requested: Mode,
+    /// The mode chosen (never `Auto`).
+    pub mode: Mode,
+    /// Frame length in samples.
+    pub window: usize,
+    /// Hop in samples.
+    pub hop: usize,
+    /// Requested window range.
+    pub range: Range<u64>,
+    /// Windows requested.
+    pub windows: u64,
+    /// Checkpoint interval in windows.
+    pub k: u64,
+    /// Why that `k`.
+    pub k_reason: String,
+    /// LRU budget in bytes.
+    pub lru_bytes: usize,
+    /// Checkpoint budget in bytes.
+    pub checkpoint_bytes: usize,
+    /// Estimated classic working set in bytes (every needed intermediate plus the signal).
+    pub classic_bytes: u64,
+    /// Estimated sqrt live bytes (LRU plus checkpoints).
+    pub sqrt_bytes: u64,
+    /// RAM budget in bytes.
+    pub ram_budget: u64,
+    /// Last-level cache in bytes.
+    pub llc_bytes: u64,
+    /// Worker threads.
+    pub workers: usize,
+    /// Why that mode.
+    pub reason: String,
+}
+
+/// Bytes in binary units for people (`64.0 MiB`).
+#[must_use]
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Plan for {} over windows {}..{} ({} windows)", self.pipeline, self.range.start, self.range.end, self.windows)?;
+        writeln!(f, "  mode:        {} ({} requested)", self.mode, self.requested)?;
+        writeln!(f, "  why:         {}", self.reason)?;
+        writeln!(f, "  window/hop:  {} / {} samples", self.window, self.hop)?;
+        writeln!(f, "  k:           {} ({})", self.k, self.k_reason)?;
+        writeln!(f, "  LRU:         {}   checkpoints: {}", human(self.lru_bytes as u64), human(self.checkpoint_bytes as u64))?;
+        writeln!(f, "  classic set: {}   sqrt live: {}", human(self.classic_bytes), human(self.sqrt_bytes))?;
+        write!(f, "  RAM budget:  {}   LLC: {}   workers: {}", human(self.ram_budget), human(self.llc_bytes), self.workers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("32768K"), Some(32 << 20));
+        assert_eq!(parse_size("2M"), Some(2 << 20));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(human(64 << 20), "64.0 MiB");
+    }
+
+    #[test]
+    fn k_is_sqrt_t_bounded_by_span_and_budget() {
+        let p = Planner { machine: Machine { ram_available: 1 << 30, llc_bytes: 32 << 20, llc_source: "test" } };
+        let c = Config::default();
+        assert_eq!(p.k_for(&c, Some(1_000_000), 5, 0), 1000);
+        assert_eq!(p.k_for(&c, Some(10), 5, 0), 5, "never below the span");
+        assert_eq!(p.k_for(&c, None, 5, 0), DEFAULT_K);
+        let small = c.clone().with_checkpoint_bytes(1000);
+        assert_eq!(p.k_for(&small, Some(10_000), 1, 10), 100, "ceil(T/k) checkpoints fit the budget");
+        let fixed = c.with_checkpoints(Checkpoints::Every(7));
+        assert_eq!(p.k_for(&fixed, Some(10_000), 50, 10), 7);
+    }
+}

@@ -1,0 +1,297 @@
+//! Integration tests of `sqrtspace::audio::decode`: hand-written WAV fixtures (valid,
+//! stereo, truncated, empty, garbage) generated into a temporary directory, plus the FLAC
+//! recording in `../shared/data/audio/` when it is present.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sqrtspace::audio::decode::*;
+
+/// A file under `std::env::temp_dir()` that is removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, bytes: &[u8]) -> Self {
+        let dir = std::env::temp_dir().join(format!("sqrtspace-audio-decode-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("create temp dir");
+        let path = dir.join(name);
+        fs::write(&path, bytes).expect("write fixture");
+        Self(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// A canonical 44-byte-header PCM WAV (RIFF/WAVE, `fmt ` chunk of 16 bytes, format 1,
+/// 16-bit little-endian) holding `samples` interleaved over `channels`. The header declares
+/// `declared_frames` frames (default: the frames actually written), so a larger value makes
+/// a truncated file.
+fn wav_bytes(channels: u16, sample_rate: u32, samples: &[i16], declared_frames: Option<u32>) -> Vec<u8> {
+    let block_align = 2 * channels;
+    let frames = declared_frames.unwrap_or((samples.len() / usize::from(channels)) as u32);
+    let data_len = frames * u32::from(block_align);
+    let mut b = Vec::with_capacity(44 + 2 * samples.len());
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVE");
+    b.extend_from_slice(b"fmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&sample_rate.to_le_bytes());
+    b.extend_from_slice(&(sample_rate * u32::from(block_align)).to_le_bytes()); // byte rate
+    b.extend_from_slice(&block_align.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    b
+}
+
+/// A deterministic test signal covering the whole i16 range, including both extremes.
+fn pattern(n: usize) -> Vec<i16> {
+    (0..n)
+        .map(|i| match i % 7 {
+            0 => i16::MIN,
+            1 => i16::MAX,
+            _ => ((i as i64 * 7919) % 65536 - 32768) as i16,
+        })
+        .collect()
+}
+
+fn drain(reader: &mut AudioReader) -> Result<Vec<f32>, DecodeError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = reader.next_chunk()? {
+        assert!(!chunk.is_empty(), "chunks are never empty");
+        out.extend_from_slice(chunk);
+    }
+    Ok(out)
+}
+
+fn flac_path() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/audio/guit_em9.flac");
+    if p.exists() {
+        Some(p)
+    } else {
+        println!("note: {} not found; skipping the FLAC checks", p.display());
+        None
+    }
+}
+
+#[test]
+fn mono_wav_reads_back_exactly() {
+    let input = pattern(10_000);
+    let file = TempFile::new("mono.wav", &wav_bytes(1, 8000, &input, None));
+    let mut reader = AudioReader::open(file.path()).unwrap();
+    assert_eq!(reader.sample_rate(), 8000);
+    assert_eq!(reader.channels(), 1);
+    assert_eq!(reader.duration_samples(), Some(10_000));
+    assert_eq!(reader.total_samples(), Some(10_000));
+    let got = drain(&mut reader).unwrap();
+    assert_eq!(got.len(), input.len());
+    assert_eq!(reader.samples_read(), 10_000);
+    for (i, (&g, &s)) in got.iter().zip(&input).enumerate() {
+        assert!((g - f32::from(s) / 32768.0).abs() < 1e-7, "sample {i}: {g} vs {s}");
+    }
+    // The stream is fused after its end.
+    assert!(reader.next_chunk().unwrap().is_none());
+
+    let (all, rate) = read_all(file.path()).unwrap();
+    assert_eq!(rate, 8000);
+    assert_eq!(all, got);
+}
+
+#[test]
+fn stereo_wav_mixes_to_the_channel_mean() {
+    let frames = 3000;
+    let left = pattern(frames);
+    let right: Vec<i16> = (0..frames).map(|i| (i as i16).wrapping_mul(13)).collect();
+    let interleaved: Vec<i16> = left.iter().zip(&right).flat_map(|(&l, &r)| [l, r]).collect();
+    let file = TempFile::new("stereo.wav", &wav_bytes(2, 22_050, &interleaved, None));
+    let mut reader = AudioReader::open(file.path()).unwrap();
+    assert_eq!(reader.channels(), 2);
+    assert_eq!(reader.sample_rate(), 22_050);
+    assert_eq!(reader.duration_samples(), Some(frames as u64));
+    let got = drain(&mut reader).unwrap();
+    assert_eq!(got.len(), frames);
+    for i in 0..frames {
+        let want = (f32::from(left[i]) + f32::from(right[i])) / 2.0 / 32768.0;
+        assert!((got[i] - want).abs() < 1e-6, "frame {i}: {} vs {want}", got[i]);
+    }
+}
+
+#[test]
+fn truncated_wav_reports_samples_read() {
+    // The header declares 5000 frames; only 3000 frames and half a sample follow.
+    let input = pattern(3000);
+    let mut bytes = wav_bytes(1, 8000, &input, Some(5000));
+    bytes.push(0x7f);
+    let file = TempFile::new("truncated.wav", &bytes);
+    let mut reader = AudioReader::open(file.path()).unwrap();
+    assert_eq!(reader.duration_samples(), Some(5000));
+    let mut delivered = 0u64;
+    let err = loop {
+        match reader.next_chunk() {
+            Ok(Some(chunk)) => delivered += chunk.len() as u64,
+            Ok(None) => panic!("a truncated file must not end cleanly"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(delivered, 3000, "every sample present in the file is delivered");
+    match &err {
+        DecodeError::Truncated { samples_read, expected, path } => {
+            assert_eq!(*samples_read, 3000);
+            assert_eq!(*expected, Some(5000));
+            assert_eq!(path, file.path());
+        }
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("read 3000 samples"), "{msg}");
+    assert!(msg.contains("declares 5000"), "{msg}");
+    assert!(msg.contains("re-encode") && msg.contains("download"), "{msg}");
+    // Errors are terminal.
+    assert!(reader.next_chunk().unwrap().is_none());
+    // read_all reports the same error.
+    assert!(matches!(read_all(file.path()), Err(DecodeError::Truncated { samples_read: 3000, .. })));
+}
+
+#[test]
+fn wav_cut_inside_its_header_is_truncated() {
+    let bytes = wav_bytes(1, 8000, &pattern(100), None);
+    let file = TempFile::new("header_cut.wav", &bytes[..30]);
+    let err = AudioReader::open(file.path()).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::Truncated { samples_read: 0, expected: None, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn zero_length_audio_is_empty() {
+    let file = TempFile::new("empty.wav", &wav_bytes(1, 8000, &[], None));
+    let err = AudioReader::open(file.path()).unwrap_err();
+    assert!(matches!(err, DecodeError::Empty { .. }), "{err:?}");
+    assert!(err.to_string().contains("no audio samples"), "{err}");
+
+    let file = TempFile::new("zero_bytes.wav", &[]);
+    let err = AudioReader::open(file.path()).unwrap_err();
+    assert!(matches!(err, DecodeError::Empty { .. }), "{err:?}");
+}
+
+#[test]
+fn garbage_with_wav_extension_is_unsupported() {
+    let garbage = b"this is definitely not audio data, just text\n".repeat(200);
+    let file = TempFile::new("garbage.wav", &garbage);
+    let err = AudioReader::open(file.path()).unwrap_err();
+    assert!(matches!(err, DecodeError::Unsupported { .. }), "{err:?}");
+    let msg = err.to_string();
+    for needle in ["garbage.wav", "WAV", "FLAC", "Ogg Vorbis", "convert"] {
+        assert!(msg.contains(needle), "message should mention {needle}: {msg}");
+    }
+}
+
+#[test]
+fn missing_file_is_not_found() {
+    let path = std::env::temp_dir().join("sqrtspace-no-such-dir/no-such-file.wav");
+    let err = AudioReader::open(&path).unwrap_err();
+    match &err {
+        DecodeError::NotFound { path: p } => assert_eq!(p, &path),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(err.to_string().contains("no-such-file.wav"), "{err}");
+    assert!(matches!(read_all(&path), Err(DecodeError::NotFound { .. })));
+}
+
+#[test]
+fn a_directory_is_an_io_error_not_a_panic() {
+    let err = AudioReader::open(std::env::temp_dir()).unwrap_err();
+    assert!(matches!(err, DecodeError::Io { .. } | DecodeError::Unsupported { .. }), "{err:?}");
+}
+
+#[test]
+fn repeat_zero_is_invalid() {
+    let file = TempFile::new("repeat0.wav", &wav_bytes(1, 8000, &pattern(10), None));
+    assert!(matches!(AudioReader::with_repeat(file.path(), 0), Err(DecodeError::InvalidRepeat)));
+}
+
+#[test]
+fn repeat_two_gives_exactly_twice_the_samples() {
+    let input = pattern(5000);
+    let file = TempFile::new("repeat.wav", &wav_bytes(1, 16_000, &input, None));
+    let once = drain(&mut AudioReader::open(file.path()).unwrap()).unwrap();
+    let mut reader = AudioReader::with_repeat(file.path(), 2).unwrap();
+    assert_eq!(reader.repeat(), 2);
+    assert_eq!(reader.total_samples(), Some(10_000));
+    let twice = drain(&mut reader).unwrap();
+    assert_eq!(twice.len(), 2 * once.len());
+    assert_eq!(reader.samples_read(), 10_000);
+    assert_eq!(&twice[..once.len()], &once[..]);
+    assert_eq!(&twice[once.len()..], &once[..]);
+}
+
+#[test]
+fn repeated_truncated_file_fails_in_the_first_pass() {
+    let file = TempFile::new("repeat_trunc.wav", &wav_bytes(1, 8000, &pattern(100), Some(200)));
+    let mut reader = AudioReader::with_repeat(file.path(), 3).unwrap();
+    let err = drain(&mut reader).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::Truncated { samples_read: 100, expected: Some(200), .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn flac_recording_decodes_fully() {
+    let Some(path) = flac_path() else { return };
+    let mut reader = AudioReader::open(&path).unwrap();
+    assert_eq!(reader.sample_rate(), 44_100);
+    assert_eq!(reader.channels(), 2);
+    let declared = reader.duration_samples().expect("FLAC STREAMINFO declares the length");
+    let samples = drain(&mut reader).unwrap();
+    assert_eq!(samples.len() as u64, declared);
+    let seconds = samples.len() as f64 / 44_100.0;
+    assert!((seconds - 9.97).abs() < 0.01, "duration {seconds} s");
+    assert!(samples.iter().all(|s| s.is_finite() && s.abs() <= 1.0));
+    assert!(samples.iter().any(|&s| s != 0.0));
+}
+
+#[test]
+fn flac_repeat_two_gives_exactly_twice_the_samples() {
+    let Some(path) = flac_path() else { return };
+    let once = drain(&mut AudioReader::open(&path).unwrap()).unwrap();
+    let twice = drain(&mut AudioReader::with_repeat(&path, 2).unwrap()).unwrap();
+    assert_eq!(twice.len(), 2 * once.len());
+    assert_eq!(&twice[once.len()..], &once[..]);
+}
+
+#[test]
+fn damaged_flac_is_reported_not_silently_shortened() {
+    let Some(path) = flac_path() else { return };
+    let mut bytes = fs::read(&path).unwrap();
+    // Keep the header and the first ~40 % of the frames; overwrite the middle with junk
+    // and drop the tail.
+    let cut = bytes.len() * 2 / 5;
+    for (i, b) in bytes[cut..cut + 4096].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    bytes.truncate(cut + 4096);
+    let file = TempFile::new("damaged.flac", &bytes);
+    let err = drain(&mut AudioReader::open(file.path()).unwrap()).unwrap_err();
+    match err {
+        DecodeError::Truncated { samples_read, .. } | DecodeError::Corrupt { samples_read, .. } => {
+            assert!(samples_read > 0 && samples_read < 439_768, "{samples_read}");
+        }
+        other => panic!("expected Truncated or Corrupt, got {other:?}"),
+    }
+}
