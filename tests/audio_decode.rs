@@ -7,26 +7,34 @@ use std::path::{Path, PathBuf};
 
 use sqrtspace::audio::decode::*;
 
-/// A file under `std::env::temp_dir()` that is removed when dropped.
-struct TempFile(PathBuf);
+/// A file in its own directory under `std::env::temp_dir()` (so parallel tests never share
+/// one); the directory is removed when this is dropped.
+struct TempFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
 
 impl TempFile {
     fn new(name: &str, bytes: &[u8]) -> Self {
-        let dir = std::env::temp_dir().join(format!("sqrtspace-audio-decode-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "sqrtspace-audio-decode-{}-{}",
+            std::process::id(),
+            name.replace('.', "_")
+        ));
         fs::create_dir_all(&dir).expect("create temp dir");
         let path = dir.join(name);
         fs::write(&path, bytes).expect("write fixture");
-        Self(path)
+        Self { dir, path }
     }
 
     fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -34,7 +42,12 @@ impl Drop for TempFile {
 /// 16-bit little-endian) holding `samples` interleaved over `channels`. The header declares
 /// `declared_frames` frames (default: the frames actually written), so a larger value makes
 /// a truncated file.
-fn wav_bytes(channels: u16, sample_rate: u32, samples: &[i16], declared_frames: Option<u32>) -> Vec<u8> {
+fn wav_bytes(
+    channels: u16,
+    sample_rate: u32,
+    samples: &[i16],
+    declared_frames: Option<u32>,
+) -> Vec<u8> {
     let block_align = 2 * channels;
     let frames = declared_frames.unwrap_or((samples.len() / usize::from(channels)) as u32);
     let data_len = frames * u32::from(block_align);
@@ -101,7 +114,10 @@ fn mono_wav_reads_back_exactly() {
     assert_eq!(got.len(), input.len());
     assert_eq!(reader.samples_read(), 10_000);
     for (i, (&g, &s)) in got.iter().zip(&input).enumerate() {
-        assert!((g - f32::from(s) / 32768.0).abs() < 1e-7, "sample {i}: {g} vs {s}");
+        assert!(
+            (g - f32::from(s) / 32768.0).abs() < 1e-7,
+            "sample {i}: {g} vs {s}"
+        );
     }
     // The stream is fused after its end.
     assert!(reader.next_chunk().unwrap().is_none());
@@ -116,7 +132,11 @@ fn stereo_wav_mixes_to_the_channel_mean() {
     let frames = 3000;
     let left = pattern(frames);
     let right: Vec<i16> = (0..frames).map(|i| (i as i16).wrapping_mul(13)).collect();
-    let interleaved: Vec<i16> = left.iter().zip(&right).flat_map(|(&l, &r)| [l, r]).collect();
+    let interleaved: Vec<i16> = left
+        .iter()
+        .zip(&right)
+        .flat_map(|(&l, &r)| [l, r])
+        .collect();
     let file = TempFile::new("stereo.wav", &wav_bytes(2, 22_050, &interleaved, None));
     let mut reader = AudioReader::open(file.path()).unwrap();
     assert_eq!(reader.channels(), 2);
@@ -126,7 +146,11 @@ fn stereo_wav_mixes_to_the_channel_mean() {
     assert_eq!(got.len(), frames);
     for i in 0..frames {
         let want = (f32::from(left[i]) + f32::from(right[i])) / 2.0 / 32768.0;
-        assert!((got[i] - want).abs() < 1e-6, "frame {i}: {} vs {want}", got[i]);
+        assert!(
+            (got[i] - want).abs() < 1e-6,
+            "frame {i}: {} vs {want}",
+            got[i]
+        );
     }
 }
 
@@ -147,9 +171,16 @@ fn truncated_wav_reports_samples_read() {
             Err(e) => break e,
         }
     };
-    assert_eq!(delivered, 3000, "every sample present in the file is delivered");
+    assert_eq!(
+        delivered, 3000,
+        "every sample present in the file is delivered"
+    );
     match &err {
-        DecodeError::Truncated { samples_read, expected, path } => {
+        DecodeError::Truncated {
+            samples_read,
+            expected,
+            path,
+        } => {
             assert_eq!(*samples_read, 3000);
             assert_eq!(*expected, Some(5000));
             assert_eq!(path, file.path());
@@ -159,11 +190,20 @@ fn truncated_wav_reports_samples_read() {
     let msg = err.to_string();
     assert!(msg.contains("read 3000 samples"), "{msg}");
     assert!(msg.contains("declares 5000"), "{msg}");
-    assert!(msg.contains("re-encode") && msg.contains("download"), "{msg}");
+    assert!(
+        msg.contains("re-encode") && msg.contains("download"),
+        "{msg}"
+    );
     // Errors are terminal.
     assert!(reader.next_chunk().unwrap().is_none());
     // read_all reports the same error.
-    assert!(matches!(read_all(file.path()), Err(DecodeError::Truncated { samples_read: 3000, .. })));
+    assert!(matches!(
+        read_all(file.path()),
+        Err(DecodeError::Truncated {
+            samples_read: 3000,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -172,7 +212,14 @@ fn wav_cut_inside_its_header_is_truncated() {
     let file = TempFile::new("header_cut.wav", &bytes[..30]);
     let err = AudioReader::open(file.path()).unwrap_err();
     assert!(
-        matches!(err, DecodeError::Truncated { samples_read: 0, expected: None, .. }),
+        matches!(
+            err,
+            DecodeError::Truncated {
+                samples_read: 0,
+                expected: None,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -197,7 +244,10 @@ fn garbage_with_wav_extension_is_unsupported() {
     assert!(matches!(err, DecodeError::Unsupported { .. }), "{err:?}");
     let msg = err.to_string();
     for needle in ["garbage.wav", "WAV", "FLAC", "Ogg Vorbis", "convert"] {
-        assert!(msg.contains(needle), "message should mention {needle}: {msg}");
+        assert!(
+            msg.contains(needle),
+            "message should mention {needle}: {msg}"
+        );
     }
 }
 
@@ -216,13 +266,22 @@ fn missing_file_is_not_found() {
 #[test]
 fn a_directory_is_an_io_error_not_a_panic() {
     let err = AudioReader::open(std::env::temp_dir()).unwrap_err();
-    assert!(matches!(err, DecodeError::Io { .. } | DecodeError::Unsupported { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DecodeError::Io { .. } | DecodeError::Unsupported { .. }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn repeat_zero_is_invalid() {
     let file = TempFile::new("repeat0.wav", &wav_bytes(1, 8000, &pattern(10), None));
-    assert!(matches!(AudioReader::with_repeat(file.path(), 0), Err(DecodeError::InvalidRepeat)));
+    assert!(matches!(
+        AudioReader::with_repeat(file.path(), 0),
+        Err(DecodeError::InvalidRepeat)
+    ));
 }
 
 #[test]
@@ -242,11 +301,21 @@ fn repeat_two_gives_exactly_twice_the_samples() {
 
 #[test]
 fn repeated_truncated_file_fails_in_the_first_pass() {
-    let file = TempFile::new("repeat_trunc.wav", &wav_bytes(1, 8000, &pattern(100), Some(200)));
+    let file = TempFile::new(
+        "repeat_trunc.wav",
+        &wav_bytes(1, 8000, &pattern(100), Some(200)),
+    );
     let mut reader = AudioReader::with_repeat(file.path(), 3).unwrap();
     let err = drain(&mut reader).unwrap_err();
     assert!(
-        matches!(err, DecodeError::Truncated { samples_read: 100, expected: Some(200), .. }),
+        matches!(
+            err,
+            DecodeError::Truncated {
+                samples_read: 100,
+                expected: Some(200),
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -257,7 +326,9 @@ fn flac_recording_decodes_fully() {
     let mut reader = AudioReader::open(&path).unwrap();
     assert_eq!(reader.sample_rate(), 44_100);
     assert_eq!(reader.channels(), 2);
-    let declared = reader.duration_samples().expect("FLAC STREAMINFO declares the length");
+    let declared = reader
+        .duration_samples()
+        .expect("FLAC STREAMINFO declares the length");
     let samples = drain(&mut reader).unwrap();
     assert_eq!(samples.len() as u64, declared);
     let seconds = samples.len() as f64 / 44_100.0;
@@ -275,23 +346,72 @@ fn flac_repeat_two_gives_exactly_twice_the_samples() {
     assert_eq!(&twice[once.len()..], &once[..]);
 }
 
-#[test]
-fn damaged_flac_is_reported_not_silently_shortened() {
-    let Some(path) = flac_path() else { return };
-    let mut bytes = fs::read(&path).unwrap();
-    // Keep the header and the first ~40 % of the frames; overwrite the middle with junk
-    // and drop the tail.
+/// The first 40 % of the bytes of the FLAC recording, then 4 KiB of junk; with `keep_tail`
+/// the rest of the file follows the junk (damage in the middle), otherwise the file ends.
+fn damaged_flac(path: &Path, keep_tail: bool) -> Vec<u8> {
+    let mut bytes = fs::read(path).unwrap();
     let cut = bytes.len() * 2 / 5;
     for (i, b) in bytes[cut..cut + 4096].iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(37) ^ 0x5a;
     }
-    bytes.truncate(cut + 4096);
-    let file = TempFile::new("damaged.flac", &bytes);
-    let err = drain(&mut AudioReader::open(file.path()).unwrap()).unwrap_err();
-    match err {
-        DecodeError::Truncated { samples_read, .. } | DecodeError::Corrupt { samples_read, .. } => {
-            assert!(samples_read > 0 && samples_read < 439_768, "{samples_read}");
+    if !keep_tail {
+        bytes.truncate(cut + 4096);
+    }
+    bytes
+}
+
+fn drain_counting(reader: &mut AudioReader) -> (u64, DecodeError) {
+    let mut delivered = 0u64;
+    loop {
+        match reader.next_chunk() {
+            Ok(Some(chunk)) => delivered += chunk.len() as u64,
+            Ok(None) => panic!("a damaged file must not end cleanly"),
+            Err(e) => return (delivered, e),
         }
-        other => panic!("expected Truncated or Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn flac_damaged_in_the_middle_is_corrupt_before_the_gap() {
+    let Some(path) = flac_path() else { return };
+    let file = TempFile::new("damaged_middle.flac", &damaged_flac(&path, true));
+    let mut reader = AudioReader::open(file.path()).unwrap();
+    let (delivered, err) = drain_counting(&mut reader);
+    match &err {
+        DecodeError::Corrupt {
+            samples_read,
+            detail,
+            ..
+        } => {
+            assert_eq!(*samples_read, delivered);
+            assert!(delivered > 0 && delivered < 439_768, "{delivered}");
+            assert!(detail.contains("missing"), "{detail}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("re-encode") && msg.contains(&format!("after {delivered} samples")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn flac_cut_short_is_truncated() {
+    let Some(path) = flac_path() else { return };
+    let file = TempFile::new("damaged_end.flac", &damaged_flac(&path, false));
+    let mut reader = AudioReader::open(file.path()).unwrap();
+    let (delivered, err) = drain_counting(&mut reader);
+    match err {
+        DecodeError::Truncated {
+            samples_read,
+            expected,
+            ..
+        } => {
+            assert_eq!(samples_read, delivered);
+            assert!(delivered > 0 && delivered < 439_768, "{delivered}");
+            assert_eq!(expected, Some(439_768));
+        }
+        other => panic!("expected Truncated, got {other:?}"),
     }
 }

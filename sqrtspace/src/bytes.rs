@@ -37,7 +37,25 @@ pub trait ByteSize {
 macro_rules! plain {
     ($($t:ty),*) => { $(impl ByteSize for $t {})* };
 }
-plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char, ());
+plain!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    bool,
+    char,
+    ()
+);
 
 impl<T: ByteSize> ByteSize for Complex<T> {}
 

@@ -119,7 +119,9 @@ impl Lru {
 
     /// Marks `key` most recently used and pins it (if held). Returns whether it was held.
     pub fn touch_pin(&mut self, key: Key) -> bool {
-        let Some(&n) = self.index.get(&key) else { return false };
+        let Some(&n) = self.index.get(&key) else {
+            return false;
+        };
         self.unlink(n);
         self.push_front(n);
         self.nodes[n].pins += 1;
@@ -163,7 +165,13 @@ impl Lru {
         if self.bytes + bytes > self.budget {
             return false;
         }
-        let node = Node { key, bytes, pins, prev: NIL, next: NIL };
+        let node = Node {
+            key,
+            bytes,
+            pins,
+            prev: NIL,
+            next: NIL,
+        };
         let n = if let Some(n) = self.free.pop() {
             self.nodes[n] = node;
             n
@@ -234,7 +242,14 @@ impl Ring {
     /// An empty ring holding at most `budget` bytes.
     #[must_use]
     pub fn new(budget: usize) -> Self {
-        Ring { budget, bytes: 0, high_water: 0, saves: 0, evictions: 0, order: VecDeque::new() }
+        Ring {
+            budget,
+            bytes: 0,
+            high_water: 0,
+            saves: 0,
+            evictions: 0,
+            order: VecDeque::new(),
+        }
     }
     /// Bytes held now.
     #[must_use]
@@ -279,7 +294,9 @@ impl Ring {
             return false;
         }
         while self.bytes + bytes > self.budget {
-            let Some((k, b)) = self.order.pop_front() else { break };
+            let Some((k, b)) = self.order.pop_front() else {
+                break;
+            };
             self.bytes -= b;
             self.evictions += 1;
             evict(k);
@@ -318,7 +335,10 @@ mod tests {
         assert_eq!(gone, vec![(0, 0)]);
         assert_eq!(lru.bytes(), 80);
         assert!(!lru.admit((1, 1), 101, 0, |_| unreachable!()));
-        assert!(!lru.admit((2, 2), 70, 0, |k| gone.push(k)), "only 60 unpinned bytes to free");
+        assert!(
+            !lru.admit((2, 2), 70, 0, |k| gone.push(k)),
+            "only 60 unpinned bytes to free"
+        );
         assert_eq!(lru.bytes(), 40);
         assert_eq!(lru.keys().collect::<Vec<_>>(), vec![(0, 1)]);
     }

@@ -173,7 +173,10 @@ impl Config {
             return Err(ConfigError::ZeroHop);
         }
         if self.hop > self.window {
-            return Err(ConfigError::HopExceedsWindow { hop: self.hop, window: self.window });
+            return Err(ConfigError::HopExceedsWindow {
+                hop: self.hop,
+                window: self.window,
+            });
         }
         if self.checkpoints == Checkpoints::Every(0) {
             return Err(ConfigError::ZeroCheckpointInterval);
@@ -207,14 +210,20 @@ mod tests {
     #[test]
     fn defaults_match_the_spec() {
         let c = Config::default();
-        assert_eq!((c.window, c.hop, c.lru_bytes, c.input_buffer_blocks), (4096, 1024, 64 * MIB, 64));
+        assert_eq!(
+            (c.window, c.hop, c.lru_bytes, c.input_buffer_blocks),
+            (4096, 1024, 64 * MIB, 64)
+        );
         assert_eq!(c.validate(), Ok(()));
     }
 
     #[test]
     fn invalid_values_are_typed_errors() {
         let c = Config::default();
-        assert_eq!(c.clone().with_window(0).validate(), Err(ConfigError::ZeroWindow));
+        assert_eq!(
+            c.clone().with_window(0).validate(),
+            Err(ConfigError::ZeroWindow)
+        );
         assert_eq!(c.clone().with_hop(0).validate(), Err(ConfigError::ZeroHop));
         assert_eq!(
             c.clone().with_window(8).with_hop(9).validate(),
@@ -224,7 +233,10 @@ mod tests {
             c.clone().with_checkpoints(Checkpoints::Every(0)).validate(),
             Err(ConfigError::ZeroCheckpointInterval)
         );
-        assert_eq!(c.with_input_buffer_blocks(0).validate(), Err(ConfigError::ZeroInputBuffer));
+        assert_eq!(
+            c.with_input_buffer_blocks(0).validate(),
+            Err(ConfigError::ZeroInputBuffer)
+        );
         let msg = ConfigError::HopExceedsWindow { hop: 9, window: 8 }.to_string();
         assert!(msg.contains("use hop <= window"), "{msg}");
     }

@@ -41,7 +41,11 @@ pub trait Graph: Sized + 'static {
     ///
     /// # Errors
     /// Whatever a stage or frame access returns.
-    fn classic_column(ex: &mut Exec<'_, Self>, stage: usize, range: Range<u64>) -> Result<(), Error>;
+    fn classic_column(
+        ex: &mut Exec<'_, Self>,
+        stage: usize,
+        range: Range<u64>,
+    ) -> Result<(), Error>;
     /// Drops every column.
     fn clear_columns(slots: &mut Self::Slots);
     /// Drops everything: cache, columns, state, checkpoints.
@@ -85,7 +89,11 @@ pub trait Compute<G: Graph>: Stage {
     ///
     /// # Errors
     /// Whatever fetching an input or a frame returns.
-    fn compute(ex: &mut Exec<'_, G>, t: u64, state: &mut Self::State) -> Result<Self::Output, Error>;
+    fn compute(
+        ex: &mut Exec<'_, G>,
+        t: u64,
+        state: &mut Self::State,
+    ) -> Result<Self::Output, Error>;
 }
 
 /// Where a fetched output is: in a classic column, in the LRU (pinned until released), owned
@@ -181,11 +189,17 @@ impl<'a, T> Frames<'a, T> {
     /// the oldest buffered sample.
     pub fn frame(&self, t: u64) -> Result<&'a [T], Error> {
         if t >= self.windows {
-            return Err(Error::FrameNotReady { t, available: self.windows });
+            return Err(Error::FrameNotReady {
+                t,
+                available: self.windows,
+            });
         }
         let start = t * self.hop as u64;
         if start < self.first {
-            return Err(Error::FrameEvicted { t, oldest: self.first.div_ceil(self.hop as u64) });
+            return Err(Error::FrameEvicted {
+                t,
+                oldest: self.first.div_ceil(self.hop as u64),
+            });
         }
         let s = usize::try_from(start - self.first).unwrap_or(usize::MAX);
         Ok(&self.samples[s..s + self.window])
@@ -232,19 +246,28 @@ impl<G: Graph> Exec<'_, G> {
     /// # Panics
     /// If `held` is `Cached` or `Column` and the entry is gone: pins make that impossible.
     #[must_use]
-    pub fn resolve<'h, S: Stage>(&'h self, held: &'h Held<S::Output>, t: u64) -> Option<&'h S::Output>
+    pub fn resolve<'h, S: Stage>(
+        &'h self,
+        held: &'h Held<S::Output>,
+        t: u64,
+    ) -> Option<&'h S::Output>
     where
         G: Has<S>,
     {
         match held {
             Held::Owned(o) => Some(o),
             Held::Missing => None,
-            Held::Cached => {
-                Some(G::slot(&self.core.slots).cache.get(&t).expect("a pinned LRU entry is present"))
-            }
-            Held::Column => {
-                Some(G::slot(&self.core.slots).column_get(t).expect("a classic column holds its range"))
-            }
+            Held::Cached => Some(
+                G::slot(&self.core.slots)
+                    .cache
+                    .get(&t)
+                    .expect("a pinned LRU entry is present"),
+            ),
+            Held::Column => Some(
+                G::slot(&self.core.slots)
+                    .column_get(t)
+                    .expect("a classic column holds its range"),
+            ),
         }
     }
 
@@ -257,7 +280,8 @@ impl<G: Graph> Exec<'_, G> {
     where
         G: Has<S>,
     {
-        self.resolve::<S>(held, t).expect("an offset-0 input is never missing")
+        self.resolve::<S>(held, t)
+            .expect("an offset-0 input is never missing")
     }
 
     /// Releases the pin that `fetch` took on a cached output.
@@ -290,7 +314,10 @@ impl<G: Graph> Exec<'_, G> {
 ///
 /// # Errors
 /// Whatever computing it returns.
-pub fn fetch<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<Held<S::Output>, Error> {
+pub fn fetch<G: Has<S>, S: Compute<G>>(
+    ex: &mut Exec<'_, G>,
+    t: u64,
+) -> Result<Held<S::Output>, Error> {
     let idx = <G as Has<S>>::INDEX;
     let slot = G::slot(&ex.core.slots);
     if slot.column_get(t).is_some() {
@@ -305,7 +332,12 @@ pub fn fetch<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<H
 }
 
 /// Offers an output to the LRU; returns where it ended up.
-fn offer<G: Has<S>, S: Stage>(core: &mut Core<G>, t: u64, out: S::Output, pins: u32) -> Held<S::Output> {
+fn offer<G: Has<S>, S: Stage>(
+    core: &mut Core<G>,
+    t: u64,
+    out: S::Output,
+    pins: u32,
+) -> Held<S::Output> {
     let idx = <G as Has<S>>::INDEX;
     let bytes = out.byte_size();
     let Core { lru, slots, .. } = core;
@@ -383,7 +415,7 @@ fn count<G: Graph>(core: &mut Core<G>, idx: usize, t: u64, replay: bool) {
 }
 
 fn checkpoint<G: Has<S>, S: Stage>(core: &mut Core<G>, cursor: u64, state: &S::State) {
-    if core.classic || cursor % core.k != 0 {
+    if core.classic || !cursor.is_multiple_of(core.k) {
         return;
     }
     let idx = <G as Has<S>>::INDEX;
@@ -392,7 +424,9 @@ fn checkpoint<G: Has<S>, S: Stage>(core: &mut Core<G>, cursor: u64, state: &S::S
     }
     let snapshot = state.clone();
     let Core { ring, slots, .. } = core;
-    if ring.admit((idx, cursor), snapshot.byte_size(), |(s, u)| G::evict_checkpoint(slots, s, u)) {
+    if ring.admit((idx, cursor), snapshot.byte_size(), |(s, u)| {
+        G::evict_checkpoint(slots, s, u)
+    }) {
         G::slot_mut(slots).checkpoints.insert(cursor, snapshot);
         core.note_live();
     }
@@ -402,7 +436,10 @@ fn checkpoint<G: Has<S>, S: Stage>(core: &mut Core<G>, cursor: u64, state: &S::S
 ///
 /// # Errors
 /// Whatever computing returns.
-pub fn classic_column<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, range: Range<u64>) -> Result<(), Error> {
+pub fn classic_column<G: Has<S>, S: Compute<G>>(
+    ex: &mut Exec<'_, G>,
+    range: Range<u64>,
+) -> Result<(), Error> {
     {
         let slot = G::slot_mut(&mut ex.core.slots);
         slot.column_base = range.start;
@@ -443,7 +480,13 @@ struct InputBuffer<T> {
 
 impl<T> Default for InputBuffer<T> {
     fn default() -> Self {
-        InputBuffer { samples: Vec::new(), first: 0, total: 0, closed: false, next_out: 0 }
+        InputBuffer {
+            samples: Vec::new(),
+            first: 0,
+            total: 0,
+            closed: false,
+            next_out: 0,
+        }
     }
 }
 
@@ -469,6 +512,8 @@ pub struct Pipeline<G: Graph> {
     bound: Option<(usize, usize)>,
     plan: Option<Plan>,
     planner: Planner,
+    /// Per-window output bytes of each stage, probed once per bound signal.
+    probed: Option<Vec<usize>>,
 }
 
 impl<G: Graph> Pipeline<G> {
@@ -496,6 +541,7 @@ impl<G: Graph> Pipeline<G> {
             bound: None,
             plan: None,
             planner: Planner::from_machine(),
+            probed: None,
         })
     }
 
@@ -574,6 +620,7 @@ impl<G: Graph> Pipeline<G> {
         self.core.column_bytes = 0;
         self.input = InputBuffer::default();
         self.bound = None;
+        self.probed = None;
     }
 
     fn bind(&mut self, signal: &[G::Sample]) {
@@ -588,28 +635,51 @@ impl<G: Graph> Pipeline<G> {
     ///
     /// # Errors
     /// Range errors, or whatever the probe's stage calls return.
-    pub fn plan<S: Compute<G>>(&mut self, signal: &[G::Sample], range: Range<u64>) -> Result<Plan, Error>
+    pub fn plan<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+    ) -> Result<Plan, Error>
     where
         G: Has<S>,
     {
         self.bind(signal);
         let windows = self.check_range(signal, &range)?;
+        let per_window = match self.probed.take() {
+            Some(p) => p,
+            None => self.probe(signal, windows)?,
+        };
+        let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
+        let plan = self.planner.plan::<G>(
+            &self.core.config,
+            &range,
+            &need,
+            &per_window,
+            G::state_bytes(),
+            signal.len(),
+        );
+        self.probed = Some(per_window);
+        Ok(plan)
+    }
+
+    /// Output bytes per window of each stage: the largest over the first (up to) 4 windows.
+    fn probe(&mut self, signal: &[G::Sample], windows: u64) -> Result<Vec<usize>, Error> {
         let n = G::STAGES.len();
         let mut bytes = vec![0usize; n];
         let mut per_window = vec![0usize; n];
-        let probes = windows.min(4);
         let cfg = self.core_cfg();
-        for t in 0..probes {
-            let mut ex = Exec { core: &mut self.core, frames: whole(signal, windows, &cfg) };
+        for t in 0..windows.min(4) {
+            let mut ex = Exec {
+                core: &mut self.core,
+                frames: whole(signal, windows, &cfg),
+            };
             ex.core.lru.unpin_all();
             G::probe(&mut ex, t, &mut bytes)?;
             for (p, b) in per_window.iter_mut().zip(&bytes) {
                 *p = (*p).max(*b);
             }
         }
-        let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
-        let plan = self.planner.plan::<G>(&self.core.config, &range, &need, &per_window, G::state_bytes(), signal.len());
-        Ok(plan)
+        Ok(per_window)
     }
 
     fn core_cfg(&self) -> Config {
@@ -618,12 +688,20 @@ impl<G: Graph> Pipeline<G> {
 
     fn check_range(&self, signal: &[G::Sample], range: &Range<u64>) -> Result<u64, Error> {
         if range.start >= range.end {
-            return Err(Error::EmptyRange { start: range.start, end: range.end });
+            return Err(Error::EmptyRange {
+                start: range.start,
+                end: range.end,
+            });
         }
         let c = &self.core.config;
         let windows = c.windows_in(signal.len() as u64);
         if range.end > windows {
-            return Err(Error::RangeOutOfBounds { requested: range.clone(), available: windows, window: c.window, hop: c.hop });
+            return Err(Error::RangeOutOfBounds {
+                requested: range.clone(),
+                available: windows,
+                window: c.window,
+                hop: c.hop,
+            });
         }
         Ok(windows)
     }
@@ -637,11 +715,16 @@ impl<G: Graph> Pipeline<G> {
     ///
     /// # Errors
     /// [`Error::EmptyRange`], [`Error::RangeOutOfBounds`], or a stage's error.
-    pub fn evaluate<S: Compute<G>>(&mut self, signal: &[G::Sample], range: Range<u64>) -> Result<Vec<S::Output>, Error>
+    pub fn evaluate<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+    ) -> Result<Vec<S::Output>, Error>
     where
         G: Has<S>,
     {
-        let mut out = Vec::with_capacity(usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(0));
+        let mut out =
+            Vec::with_capacity(usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(0));
         self.evaluate_with::<S>(signal, range, |_, o| out.push(o))?;
         Ok(out)
     }
@@ -666,7 +749,10 @@ impl<G: Graph> Pipeline<G> {
         let mode = plan.mode;
         self.plan = Some(plan);
         let cfg = self.core_cfg();
-        let mut ex = Exec { core: &mut self.core, frames: whole(signal, windows, &cfg) };
+        let mut ex = Exec {
+            core: &mut self.core,
+            frames: whole(signal, windows, &cfg),
+        };
         ex.core.lru.unpin_all();
         match mode {
             Mode::Classic => run_classic::<G, S>(&mut ex, range, &mut sink),
@@ -691,7 +777,9 @@ impl<G: Graph> Pipeline<G> {
     /// [`Error::Backpressure`], [`Error::PushAfterClose`].
     pub fn push_samples(&mut self, chunk: &[G::Sample]) -> Result<(), Error> {
         if self.input.closed {
-            return Err(Error::PushAfterClose { total: self.input.total });
+            return Err(Error::PushAfterClose {
+                total: self.input.total,
+            });
         }
         if self.bound.is_some() {
             self.reset();
@@ -701,7 +789,11 @@ impl<G: Graph> Pipeline<G> {
         let consumed = (self.input.next_out * c.hop as u64).min(self.input.total);
         let would_hold = self.input.total + chunk.len() as u64 - consumed;
         if would_hold > capacity {
-            return Err(Error::Backpressure { offered: chunk.len(), would_hold, capacity });
+            return Err(Error::Backpressure {
+                offered: chunk.len(),
+                would_hold,
+                capacity,
+            });
         }
         self.input.samples.extend_from_slice(chunk);
         self.input.total += chunk.len() as u64;
@@ -741,8 +833,18 @@ impl<G: Graph> Pipeline<G> {
     {
         let available = self.windows_available();
         let end = t.min(available);
-        if self.core.k == 0 || matches!(self.core.config.checkpoints, crate::config::Checkpoints::Every(_)) {
-            self.core.k = self.planner.k_for(&self.core.config, None, span::<G>(self.core.config.window, self.core.config.hop), G::state_bytes());
+        if self.core.k == 0
+            || matches!(
+                self.core.config.checkpoints,
+                crate::config::Checkpoints::Every(_)
+            )
+        {
+            self.core.k = self.planner.k_for(
+                &self.core.config,
+                None,
+                span::<G>(self.core.config.window, self.core.config.hop),
+                G::state_bytes(),
+            );
         }
         let first = self.input.first;
         {
@@ -753,7 +855,10 @@ impl<G: Graph> Pipeline<G> {
                 window: self.core.config.window,
                 hop: self.core.config.hop,
             };
-            let mut ex = Exec { core: &mut self.core, frames };
+            let mut ex = Exec {
+                core: &mut self.core,
+                frames,
+            };
             ex.core.lru.unpin_all();
             while self.input.next_out < end {
                 let tt = self.input.next_out;
@@ -770,13 +875,21 @@ impl<G: Graph> Pipeline<G> {
     /// `stages x (k + max lookback) + 1` windows before the next output.
     fn trim(&mut self) {
         let c = &self.core.config;
-        let max_off = G::STAGES.iter().map(StageMeta::max_offset).max().unwrap_or(0);
+        let max_off = G::STAGES
+            .iter()
+            .map(StageMeta::max_offset)
+            .max()
+            .unwrap_or(0);
         let history = G::STAGES.len() as u64 * (self.core.k + max_off) + 1;
         let keep_from = self.input.next_out.saturating_sub(history) * c.hop as u64;
         let drop = keep_from.saturating_sub(self.input.first);
         // Compact when the dead prefix is at least half the buffer (amortised O(1) per sample).
         if drop > 0 && drop as usize >= self.input.samples.len() / 2 {
-            self.input.samples.drain(..usize::try_from(drop).unwrap_or(usize::MAX).min(self.input.samples.len()));
+            self.input.samples.drain(
+                ..usize::try_from(drop)
+                    .unwrap_or(usize::MAX)
+                    .min(self.input.samples.len()),
+            );
             self.input.first += drop;
         }
     }
@@ -787,8 +900,16 @@ impl<G: Graph> Pipeline<G> {
         self.input.closed = true;
         let windows = self.windows_available();
         let c = &self.core.config;
-        let covered = if windows == 0 { 0 } else { (windows - 1) * c.hop as u64 + c.window as u64 };
-        StreamEnd { samples: self.input.total, windows, tail_samples: self.input.total - covered }
+        let covered = if windows == 0 {
+            0
+        } else {
+            (windows - 1) * c.hop as u64 + c.window as u64
+        };
+        StreamEnd {
+            samples: self.input.total,
+            windows,
+            tail_samples: self.input.total - covered,
+        }
     }
 
     /// Streams `chunks` (any iterator of sample slices, e.g. a decoder's output) through the
@@ -798,7 +919,11 @@ impl<G: Graph> Pipeline<G> {
     ///
     /// # Errors
     /// A stage's error, or an error of the chunk source (`Err` items are returned as is).
-    pub fn stream<I, C, E>(&mut self, chunks: I, mut sink: impl FnMut(u64, OutputOf<G>)) -> Result<StreamEnd, E>
+    pub fn stream<I, C, E>(
+        &mut self,
+        chunks: I,
+        mut sink: impl FnMut(u64, OutputOf<G>),
+    ) -> Result<StreamEnd, E>
     where
         I: IntoIterator<Item = Result<C, E>>,
         C: AsRef<[G::Sample]>,
@@ -806,17 +931,16 @@ impl<G: Graph> Pipeline<G> {
         G: Has<<G as Graph>::Output>,
         <G as Graph>::Output: Compute<G>,
     {
-        let cap = self.core.config.input_buffer_blocks * self.core.config.window;
-        let piece = (cap / 2).max(1);
+        // After pulling every complete window at most `window - 1` unprocessed samples stay
+        // buffered, so pieces of `capacity - (window - 1)` samples always fit after a pull.
+        let c = &self.core.config;
+        let piece = (c.input_buffer_blocks * c.window - (c.window - 1)).max(1);
         for chunk in chunks {
             let chunk = chunk?;
             for part in chunk.as_ref().chunks(piece) {
-                loop {
-                    match self.push_samples(part) {
-                        Ok(()) => break,
-                        Err(Error::Backpressure { .. }) => self.pull_with(u64::MAX, &mut sink)?,
-                        Err(e) => return Err(e.into()),
-                    }
+                if let Err(Error::Backpressure { .. }) = self.push_samples(part) {
+                    self.pull_with(u64::MAX, &mut sink)?;
+                    self.push_samples(part)?;
                 }
                 if self.windows_available() > self.input.next_out {
                     self.pull_with(u64::MAX, &mut sink)?;
@@ -829,7 +953,13 @@ impl<G: Graph> Pipeline<G> {
 }
 
 fn whole<'a, T>(signal: &'a [T], windows: u64, c: &Config) -> Frames<'a, T> {
-    Frames { samples: signal, first: 0, windows, window: c.window, hop: c.hop }
+    Frames {
+        samples: signal,
+        first: 0,
+        windows,
+        window: c.window,
+        hop: c.hop,
+    }
 }
 
 /// The target's output at `t`, owned: a clone when cached, else computed without caching it.
@@ -854,7 +984,9 @@ pub fn needs<G: Graph>(target: usize, range: Range<u64>) -> Vec<Option<Range<u64
         let r = if stages[i].stateful { 0..r.end } else { r };
         need[i] = Some(r.clone());
         for e in stages[i].inputs {
-            let Some(d) = e.stage.and_then(|id| crate::graph::index_of(stages, id)) else { continue };
+            let Some(d) = e.stage.and_then(|id| crate::graph::index_of(stages, id)) else {
+                continue;
+            };
             if r.end <= e.offset {
                 continue;
             }
@@ -876,7 +1008,10 @@ pub fn span<G: Graph>(window: usize, hop: usize) -> u64 {
     let mut back = vec![0u64; stages.len()];
     for &i in G::TOPO {
         for e in stages[i].inputs {
-            let up = e.stage.and_then(|id| crate::graph::index_of(stages, id)).map_or(0, |d| back[d]);
+            let up = e
+                .stage
+                .and_then(|id| crate::graph::index_of(stages, id))
+                .map_or(0, |d| back[d]);
             back[i] = back[i].max(up + e.offset);
         }
     }

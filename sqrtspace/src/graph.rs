@@ -109,7 +109,10 @@ pub const fn check_graph<const N: usize>(stages: &[StageMeta], pipeline: &str) {
         while j < N {
             if str_eq(stages[i].id, stages[j].id) {
                 let mut buf = [0u8; 256];
-                let mut o = Out { buf: &mut buf, len: 0 };
+                let mut o = Out {
+                    buf: &mut buf,
+                    len: 0,
+                };
                 o.put("pipeline `");
                 o.put(pipeline);
                 o.put("` lists stage `");
@@ -143,7 +146,9 @@ pub const fn check_graph<const N: usize>(stages: &[StageMeta], pipeline: &str) {
                 let edge = inputs[next[top]];
                 next[top] += 1;
                 let Some(id) = edge.stage else { continue };
-                let Some(dep) = index_of(stages, id) else { continue };
+                let Some(dep) = index_of(stages, id) else {
+                    continue;
+                };
                 if color[dep] == 1 {
                     cycle(stages, pipeline, &stack, top, dep);
                 }
@@ -169,7 +174,10 @@ pub const fn check_graph<const N: usize>(stages: &[StageMeta], pipeline: &str) {
 /// ..., back to `dep`.
 const fn cycle(stages: &[StageMeta], pipeline: &str, stack: &[usize], top: usize, dep: usize) {
     let mut buf = [0u8; 1024];
-    let mut o = Out { buf: &mut buf, len: 0 };
+    let mut o = Out {
+        buf: &mut buf,
+        len: 0,
+    };
     o.put("pipeline `");
     o.put(pipeline);
     o.put("` has a cycle: `");
@@ -240,7 +248,12 @@ pub const fn topo<const N: usize>(stages: &[StageMeta]) -> [usize; N] {
 /// Renders the graph as text; returns the number of bytes the full text needs (it writes as
 /// much as fits in `buf`). `pipeline!` calls it twice in const items: once with an empty
 /// buffer for the length, once to fill an array of that length.
-pub const fn render_into(stages: &[StageMeta], pipeline: &str, format: Format, buf: &mut [u8]) -> usize {
+pub const fn render_into(
+    stages: &[StageMeta],
+    pipeline: &str,
+    format: Format,
+    buf: &mut [u8],
+) -> usize {
     let mut o = Out { buf, len: 0 };
     let dot = matches!(format, Format::Dot);
     if dot {
@@ -319,7 +332,11 @@ pub const fn render_into(stages: &[StageMeta], pipeline: &str, format: Format, b
 
 /// [`render_into`] into an array of exactly `LEN` bytes.
 #[must_use]
-pub const fn render<const LEN: usize>(stages: &[StageMeta], pipeline: &str, format: Format) -> [u8; LEN] {
+pub const fn render<const LEN: usize>(
+    stages: &[StageMeta],
+    pipeline: &str,
+    format: Format,
+) -> [u8; LEN] {
     let mut buf = [0u8; LEN];
     render_into(stages, pipeline, format, &mut buf);
     buf

@@ -88,6 +88,13 @@ pub mod stage;
 #[cfg(feature = "audio")]
 pub mod audio;
 
+#[cfg(feature = "cli")]
+pub mod cli;
+
+// Lets `#[stage]` and `pipeline!` (which name `::sqrtspace`) be used inside this crate
+// (the audio pipeline).
+extern crate self as sqrtspace;
+
 #[doc(hidden)]
 pub mod __private;
 
@@ -96,8 +103,8 @@ pub use config::{Checkpoints, Config, Mode, MIB};
 pub use error::{ConfigError, Error};
 pub use exec::{Pipeline, StreamEnd};
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
-pub use plan::{Machine, Plan, Planner};
 pub use num_complex::{Complex, Complex32};
+pub use plan::{Machine, Plan, Planner};
 
 #[doc(inline)]
 pub use sqrtspace_macros::{pipeline, stage};

@@ -22,7 +22,8 @@ pub struct StageCounters {
     pub replayed_windows: u64,
     /// Times state was restored from a checkpoint (or reset to the initial state).
     pub restores: u64,
-    pub(crate) computed_to: u64,
+    /// One past the highest window computed so far (evaluations below it are recomputes).
+    pub computed_to: u64,
 }
 
 /// The engine's counters.
@@ -47,7 +48,13 @@ impl Counters {
     #[must_use]
     pub fn new(stages: &[StageMeta]) -> Self {
         Counters {
-            stages: stages.iter().map(|s| StageCounters { name: s.name, ..StageCounters::default() }).collect(),
+            stages: stages
+                .iter()
+                .map(|s| StageCounters {
+                    name: s.name,
+                    ..StageCounters::default()
+                })
+                .collect(),
             ..Counters::default()
         }
     }
@@ -115,7 +122,9 @@ impl Usage {
 }
 
 fn proc_io() -> (u64, u64) {
-    let Ok(text) = std::fs::read_to_string("/proc/self/io") else { return (0, 0) };
+    let Ok(text) = std::fs::read_to_string("/proc/self/io") else {
+        return (0, 0);
+    };
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -156,7 +165,10 @@ impl Meter {
     /// Starts measuring.
     #[must_use]
     pub fn start() -> Self {
-        Meter { wall: Instant::now(), usage: Usage::now() }
+        Meter {
+            wall: Instant::now(),
+            usage: Usage::now(),
+        }
     }
     /// Stops and returns the deltas.
     #[must_use]
@@ -225,7 +237,11 @@ pub struct Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let how = if self.requested == Mode::Auto { "auto".to_string() } else { "requested".to_string() };
+        let how = if self.requested == Mode::Auto {
+            "auto".to_string()
+        } else {
+            "requested".to_string()
+        };
         writeln!(
             f,
             "Mode: {} ({how})   Window: {}   Hop: {}   k: {}   LRU: {}   Workers: {}",
@@ -236,7 +252,11 @@ impl fmt::Display for Report {
             human(self.lru_bytes as u64),
             self.workers
         )?;
-        let est = if self.baseline_estimated { "estimated " } else { "" };
+        let est = if self.baseline_estimated {
+            "estimated "
+        } else {
+            ""
+        };
         match &self.baseline {
             Some(b) => writeln!(
                 f,
@@ -246,7 +266,12 @@ impl fmt::Display for Report {
                 self.run.major_faults,
                 b.major_faults
             )?,
-            None => writeln!(f, "Peak RSS: {}   Major Faults: {}", human(self.run.peak_rss), self.run.major_faults)?,
+            None => writeln!(
+                f,
+                "Peak RSS: {}   Major Faults: {}",
+                human(self.run.peak_rss),
+                self.run.major_faults
+            )?,
         }
         let secs = self.run.wall.as_secs_f64();
         match &self.baseline {

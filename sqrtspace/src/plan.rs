@@ -36,20 +36,31 @@ impl Machine {
         let mut sys = sysinfo::System::new();
         sys.refresh_memory();
         let (llc_bytes, llc_source) = llc();
-        Machine { ram_available: sys.available_memory(), llc_bytes, llc_source }
+        Machine {
+            ram_available: sys.available_memory(),
+            llc_bytes,
+            llc_source,
+        }
     }
 }
 
 fn llc() -> (u64, &'static str) {
-    if let Some(b) = std::env::var("LLC_BYTES").ok().and_then(|v| v.trim().parse().ok()) {
+    if let Some(b) = std::env::var("LLC_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
         return (b, "LLC_BYTES");
     }
     let mut best: Option<(u32, u64)> = None;
     if let Ok(dir) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") {
         for e in dir.flatten() {
             let p = e.path();
-            let level = std::fs::read_to_string(p.join("level")).ok().and_then(|s| s.trim().parse::<u32>().ok());
-            let size = std::fs::read_to_string(p.join("size")).ok().and_then(|s| parse_size(s.trim()));
+            let level = std::fs::read_to_string(p.join("level"))
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok());
+            let size = std::fs::read_to_string(p.join("size"))
+                .ok()
+                .and_then(|s| parse_size(s.trim()));
             if let (Some(l), Some(s)) = (level, size) {
                 if best.is_none_or(|(bl, _)| l > bl) {
                     best = Some((l, s));
@@ -81,21 +92,35 @@ impl Planner {
     /// A planner for this machine ([`Machine::probe`]).
     #[must_use]
     pub fn from_machine() -> Self {
-        Planner { machine: Machine::probe() }
+        Planner {
+            machine: Machine::probe(),
+        }
     }
 
     /// The checkpoint interval and why: see the module docs.
     #[must_use]
-    pub fn k_with_reason(&self, config: &Config, windows: Option<u64>, span: u64, state_bytes: usize) -> (u64, String) {
+    pub fn k_with_reason(
+        &self,
+        config: &Config,
+        windows: Option<u64>,
+        span: u64,
+        state_bytes: usize,
+    ) -> (u64, String) {
         if let Checkpoints::Every(k) = config.checkpoints {
             return (k, format!("k = {k} set by the configuration"));
         }
         let (mut k, mut why) = match windows {
             Some(t) => {
                 let k = t.isqrt() + u64::from(t.isqrt() * t.isqrt() < t);
-                (k.max(1), format!("k = ceil(sqrt({t} windows)) = {}", k.max(1)))
+                (
+                    k.max(1),
+                    format!("k = ceil(sqrt({t} windows)) = {}", k.max(1)),
+                )
             }
-            None => (DEFAULT_K, format!("k = {DEFAULT_K} (stream length unknown)")),
+            None => (
+                DEFAULT_K,
+                format!("k = {DEFAULT_K} (stream length unknown)"),
+            ),
         };
         if k < span {
             k = span;
@@ -113,7 +138,13 @@ impl Planner {
 
     /// [`k_with_reason`](Self::k_with_reason) without the reason.
     #[must_use]
-    pub fn k_for(&self, config: &Config, windows: Option<u64>, span: u64, state_bytes: usize) -> u64 {
+    pub fn k_for(
+        &self,
+        config: &Config,
+        windows: Option<u64>,
+        span: u64,
+        state_bytes: usize,
+    ) -> u64 {
         self.k_with_reason(config, windows, span, state_bytes).0
     }
 
@@ -140,7 +171,8 @@ impl Planner {
             .sum();
         let signal_bytes = (signal_samples * std::mem::size_of::<G::Sample>()) as u64;
         let classic_bytes = intermediates + signal_bytes;
-        let checkpoints = (state_bytes as u64 * range.end.div_ceil(k)).min(config.checkpoint_bytes as u64);
+        let checkpoints =
+            (state_bytes as u64 * range.end.div_ceil(k)).min(config.checkpoint_bytes as u64);
         let sqrt_bytes = (config.lru_bytes as u64).min(intermediates) + checkpoints;
         let ram = config.ram_budget.unwrap_or(self.machine.ram_available);
         let llc = self.machine.llc_bytes;
@@ -250,14 +282,38 @@ pub fn human(bytes: u64) -> String {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Plan for {} over windows {}..{} ({} windows)", self.pipeline, self.range.start, self.range.end, self.windows)?;
-        writeln!(f, "  mode:        {} ({} requested)", self.mode, self.requested)?;
+        writeln!(
+            f,
+            "Plan for {} over windows {}..{} ({} windows)",
+            self.pipeline, self.range.start, self.range.end, self.windows
+        )?;
+        writeln!(
+            f,
+            "  mode:        {} ({} requested)",
+            self.mode, self.requested
+        )?;
         writeln!(f, "  why:         {}", self.reason)?;
         writeln!(f, "  window/hop:  {} / {} samples", self.window, self.hop)?;
         writeln!(f, "  k:           {} ({})", self.k, self.k_reason)?;
-        writeln!(f, "  LRU:         {}   checkpoints: {}", human(self.lru_bytes as u64), human(self.checkpoint_bytes as u64))?;
-        writeln!(f, "  classic set: {}   sqrt live: {}", human(self.classic_bytes), human(self.sqrt_bytes))?;
-        write!(f, "  RAM budget:  {}   LLC: {}   workers: {}", human(self.ram_budget), human(self.llc_bytes), self.workers)
+        writeln!(
+            f,
+            "  LRU:         {}   checkpoints: {}",
+            human(self.lru_bytes as u64),
+            human(self.checkpoint_bytes as u64)
+        )?;
+        writeln!(
+            f,
+            "  classic set: {}   sqrt live: {}",
+            human(self.classic_bytes),
+            human(self.sqrt_bytes)
+        )?;
+        write!(
+            f,
+            "  RAM budget:  {}   LLC: {}   workers: {}",
+            human(self.ram_budget),
+            human(self.llc_bytes),
+            self.workers
+        )
     }
 }
 
@@ -275,13 +331,23 @@ mod tests {
 
     #[test]
     fn k_is_sqrt_t_bounded_by_span_and_budget() {
-        let p = Planner { machine: Machine { ram_available: 1 << 30, llc_bytes: 32 << 20, llc_source: "test" } };
+        let p = Planner {
+            machine: Machine {
+                ram_available: 1 << 30,
+                llc_bytes: 32 << 20,
+                llc_source: "test",
+            },
+        };
         let c = Config::default();
         assert_eq!(p.k_for(&c, Some(1_000_000), 5, 0), 1000);
         assert_eq!(p.k_for(&c, Some(10), 5, 0), 5, "never below the span");
         assert_eq!(p.k_for(&c, None, 5, 0), DEFAULT_K);
         let small = c.clone().with_checkpoint_bytes(1000);
-        assert_eq!(p.k_for(&small, Some(10_000), 1, 10), 100, "ceil(T/k) checkpoints fit the budget");
+        assert_eq!(
+            p.k_for(&small, Some(10_000), 1, 10),
+            100,
+            "ceil(T/k) checkpoints fit the budget"
+        );
         let fixed = c.with_checkpoints(Checkpoints::Every(7));
         assert_eq!(p.k_for(&fixed, Some(10_000), 50, 10), 7);
     }

@@ -17,15 +17,26 @@ pub fn analyze(decl: &PipelineDecl) -> Model {
             decl.stages
                 .iter()
                 .find(|s| path_key(s) == k)
-                .or_else(|| decl.stages.iter().find(|s| s.segments.last().is_some_and(|l| l.ident == k)))
+                .or_else(|| {
+                    decl.stages
+                        .iter()
+                        .find(|s| s.segments.last().is_some_and(|l| l.ident == k))
+                })
                 .cloned()
                 .unwrap_or_else(|| o.clone())
         }
-        None => decl.stages.last().cloned().expect("checked: at least one stage"),
+        None => decl
+            .stages
+            .last()
+            .cloned()
+            .expect("checked: at least one stage"),
     };
     Model {
         output,
-        sample: decl.sample.clone().unwrap_or_else(|| syn::parse_quote!(f32)),
+        sample: decl
+            .sample
+            .clone()
+            .unwrap_or_else(|| syn::parse_quote!(f32)),
         params: decl.params.clone().unwrap_or_else(|| syn::parse_quote!(())),
     }
 }

@@ -11,9 +11,12 @@ pub fn path_key(p: &syn::Path) -> String {
 }
 
 pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
+    let mut stages_misspelt = false;
     for key in &decl.unknown {
         let k = key.to_string();
-        let msg = match did_you_mean(&k, KEYS) {
+        let suggestion = did_you_mean(&k, KEYS);
+        stages_misspelt |= suggestion == Some("stages");
+        let msg = match suggestion {
             Some(s) => format!("unknown key `{k}` in pipeline!\n\nhelp: did you mean `{s}`?"),
             None => format!("unknown key `{k}` in pipeline!\n\nhelp: the keys are `sample`, `params`, `stages` and `output`"),
         };
@@ -22,8 +25,19 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
     for key in &decl.duplicate_keys {
         errors.error(key, format!("`{key}` is given twice"));
     }
-    if decl.stages.is_empty() {
-        errors.span_error(decl.stages_span, "a pipeline needs at least one stage: `stages: [a, b, ...]`");
+    if !decl.stages_given {
+        // A misspelt `stages` key already says what is wrong.
+        if !stages_misspelt {
+            errors.error(
+                &decl.name,
+                format!("pipeline `{}` has no `stages`\n\nhelp: list its stages: `stages: [spectrum, flux, ...]`", decl.name),
+            );
+        }
+    } else if decl.stages.is_empty() {
+        errors.span_error(
+            decl.stages_span,
+            "a pipeline needs at least one stage: `stages: [a, b, ...]`",
+        );
     }
     let keys: Vec<String> = decl.stages.iter().map(path_key).collect();
     for (i, k) in keys.iter().enumerate() {
@@ -36,7 +50,12 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
     }
     if let Some(out) = &decl.output {
         let k = path_key(out);
-        let last = |p: &syn::Path| p.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let last = |p: &syn::Path| {
+            p.segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default()
+        };
         if !decl.stages.iter().any(|s| path_key(s) == k || last(s) == k) {
             let names: Vec<String> = decl.stages.iter().map(last).collect();
             let msg = match did_you_mean(&k, names.iter().map(String::as_str)) {

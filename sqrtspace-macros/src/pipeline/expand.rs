@@ -4,13 +4,20 @@
 
 use super::analyze::Model;
 use super::parse::PipelineDecl;
+use crate::errors::{located_at, respan};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     let p = quote!(::sqrtspace::__private);
-    let PipelineDecl { attrs, vis, name, stages, .. } = decl;
+    let PipelineDecl {
+        attrs,
+        vis,
+        name,
+        stages,
+        ..
+    } = decl;
     let name_str = name.to_string();
     let n = stages.len();
     let slots = format_ident!("__{}Slots", name);
@@ -20,8 +27,38 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     let params = &m.params;
     let output = &m.output;
 
+    // Every use that needs `S: Compute<Self>` (its inputs are in this pipeline, its params and
+    // sample types match) goes through this one function, at the stage's entry in `stages`:
+    // rustc then reports an unsatisfied bound once, not once per runtime entry point.
+    let ops = format_ident!(
+        "__sqrtspace_ops_{}",
+        name,
+        span = located_at(decl.stages_span)
+    );
+    let ops_bound = respan(quote!(S: #p::Compute<#name>,), decl.stages_span);
+    let ops_fn = quote! {
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::type_complexity)]
+        #[inline(always)]
+        const fn #ops<S>() -> (
+            fn(&mut #p::Exec<'_, #name>, ::core::ops::Range<u64>) -> #p::Result<(), #p::Error>,
+            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<usize, #p::Error>,
+            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<#p::Held<<S as #p::Stage>::Output>, #p::Error>,
+        )
+        where
+            #name: #p::Has<S>,
+            #ops_bound
+        {
+            (#p::classic_column::<#name, S>, #p::probe_stage::<#name, S>, #p::fetch::<#name, S>)
+        }
+    };
+    let op = |s: &syn::Path, i: syn::Index| respan(quote!((const { #ops::<#s>() }.#i)), s.span());
+    let classic_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(0))).collect();
+    let probe_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(1))).collect();
+
     let has_impls = stages.iter().zip(&fields).enumerate().map(|(i, (s, f))| {
-        quote_spanned! {s.span()=>
+        let fetch = op(s, syn::Index::from(2));
+        quote_spanned! {located_at(s.span())=>
             impl #p::Has<#s> for #name {
                 const INDEX: usize = #i;
                 #[inline]
@@ -30,14 +67,21 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
                 fn slot_mut(slots: &mut #slots) -> &mut #p::Slot<#s> { &mut slots.#f }
                 #[inline]
                 fn fetch(ex: &mut #p::Exec<'_, Self>, t: u64) -> #p::Result<#p::Held<<#s as #p::Stage>::Output>, #p::Error> {
-                    #p::fetch::<Self, #s>(ex, t)
+                    #fetch(ex, t)
                 }
             }
         }
     });
-    let check_item = quote_spanned! {decl.stages_span=>
-        const _: () = #p::check_graph::<#n>(#name::STAGES, #name_str);
-    };
+    // Duplicates and cycles are rejected where the order is computed (rustc evaluates the
+    // constants of a non-generic impl even when unused), before `topo` could fail with a
+    // less precise message. Spanned at the `stages` list.
+    let topo = respan(
+        quote!({
+            #p::check_graph::<#n>(#name::STAGES, #name_str);
+            #p::topo::<#n>(#name::STAGES)
+        }),
+        decl.stages_span,
+    );
     let doc_dot = format!("The stage graph of `{name_str}` in Graphviz DOT.");
     let doc_mermaid = format!("The stage graph of `{name_str}` as a Mermaid flowchart.");
 
@@ -65,7 +109,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             /// Stage names in declaration order.
             pub const STAGE_NAMES: [&'static str; #n] = [#(<#stages as #p::Stage>::META.name),*];
             /// Stage indices (into `STAGES`) in topological order.
-            pub const TOPO: [usize; #n] = #p::topo::<#n>(#name::STAGES);
+            pub const TOPO: [usize; #n] = #topo;
             /// Recompute-cost hints in declaration order.
             pub const COSTS: [u32; #n] = [#(<#stages as #p::Stage>::META.cost),*];
             #[doc = #doc_dot]
@@ -90,9 +134,8 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             }
         }
 
-        // Rejects duplicate stages and cycles at compile time (a `const` item, so `cargo check`
-        // evaluates it too).
-        #check_item
+        // Rejects duplicate stages and cycles at compile time, `cargo check` included.
+        const _: [usize; #n] = #name::TOPO;
 
         impl #p::Graph for #name {
             type Sample = #sample;
@@ -121,7 +164,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
                 range: ::core::ops::Range<u64>,
             ) -> #p::Result<(), #p::Error> {
                 match stage {
-                    #(#idx => #p::classic_column::<Self, #stages>(ex, range),)*
+                    #(#idx => #classic_ops(ex, range),)*
                     _ => #p::Result::Ok(()),
                 }
             }
@@ -132,28 +175,35 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
                 #(slots.#fields.__clear_all();)*
             }
             fn state_bytes() -> usize {
-                let mut bytes = 0;
-                #(
-                    if <#stages as #p::Stage>::META.stateful {
-                        bytes += #p::ByteSize::byte_size(&<#stages as #p::Stage>::init_state());
+                // Generic, so that a state type that is not `ByteSize` is reported once, at
+                // the stage, and not again here.
+                fn bytes<S: #p::Stage>() -> usize {
+                    if S::META.stateful {
+                        #p::ByteSize::byte_size(&S::init_state())
+                    } else {
+                        0
                     }
-                )*
-                bytes
+                }
+                0 #(+ bytes::<#stages>())*
             }
             fn probe(ex: &mut #p::Exec<'_, Self>, t: u64, bytes: &mut [usize]) -> #p::Result<(), #p::Error> {
-                #( bytes[#idx] = #p::probe_stage::<Self, #stages>(ex, t)?; )*
+                #( bytes[#idx] = #probe_ops(ex, t)?; )*
                 #p::Result::Ok(())
             }
         }
 
         #(#has_impls)*
 
+        #ops_fn
+
     }
 }
 
 /// Emitted when `check` failed: the marker type alone, so uses of it report nothing else.
 pub fn fallback(decl: &PipelineDecl) -> TokenStream {
-    let PipelineDecl { attrs, vis, name, .. } = decl;
+    let PipelineDecl {
+        attrs, vis, name, ..
+    } = decl;
     quote! {
         #(#attrs)*
         #vis struct #name;

@@ -13,7 +13,11 @@ pub fn pipeline(input: TokenStream) -> TokenStream {
         Err(e) => return e.to_compile_error(),
     };
     let mut errors = crate::errors::Errors::default();
-    check::check(&decl, &mut errors);
+    if let Some(e) = &decl.body_error {
+        errors.push(e.clone());
+    } else {
+        check::check(&decl, &mut errors);
+    }
     if !errors.is_empty() {
         let mut out = expand::fallback(&decl);
         out.extend(errors.into_compile_errors());

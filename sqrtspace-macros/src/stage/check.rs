@@ -2,7 +2,7 @@
 //! expansion needs. Every problem is reported on the user's token.
 
 use super::parse::{InputRef, StageArgs};
-use crate::errors::Errors;
+use crate::errors::{located_at, pretty, Errors};
 use proc_macro2::Span;
 use quote::ToTokens;
 
@@ -32,8 +32,12 @@ pub struct Model {
     pub args: Vec<Arg>,
     pub state: Option<syn::Type>,
     pub params: Option<syn::Type>,
+    /// Where the `#[params]` type (`P` of `&P`) is written (call-site hygiene).
+    pub params_span: Span,
     /// Sample type, from a `&[T]` frame parameter.
     pub sample: Option<syn::Type>,
+    /// Where the sample type (`T` of `&[T]`) is written (call-site hygiene).
+    pub sample_span: Span,
     pub output: syn::Type,
     pub cost: u32,
     pub init: Option<syn::Path>,
@@ -42,7 +46,10 @@ pub struct Model {
 pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> Option<Model> {
     let sig = &func.sig;
     if let Some(a) = &sig.asyncness {
-        errors.error(a, "a stage cannot be async: stages run synchronously once per window");
+        errors.error(
+            a,
+            "a stage cannot be async: the engine calls stages synchronously, once per window (and again when it recomputes one)\n\nhelp: remove `async`; do I/O outside the pipeline and push the samples in",
+        );
     }
     if !sig.generics.params.is_empty() {
         errors.error(
@@ -55,10 +62,13 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
     }
     let fn_name = sig.ident.to_string();
     let Some((refs, list_span)) = &attr.inputs else {
-        errors.span_error(
-            Span::call_site(),
-            "#[stage] needs `inputs = [...]`: the stages (or `input` for raw frames) whose outputs this function takes",
-        );
+        // When `inputs` was written but malformed or misspelled, that error says it all.
+        if !attr.inputs_attempted {
+            errors.span_error(
+                Span::call_site(),
+                "#[stage] needs `inputs = [...]`: the stages (or `input` for raw frames) whose outputs this function takes\n\nhelp: e.g. `#[stage(inputs = [input])]` for a stage that reads the raw frames",
+            );
+        }
         strip_param_attrs(func);
         return None;
     };
@@ -72,7 +82,12 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
             name: r.name(),
             offset,
             frames: r.is_frames(),
-            span: r.path.to_token_stream().into_iter().next().map_or_else(Span::call_site, |t| t.span()),
+            span: r
+                .path
+                .to_token_stream()
+                .into_iter()
+                .next()
+                .map_or_else(Span::call_site, |t| located_at(t.span())),
             ty: syn::parse_quote!(()),
         });
     }
@@ -80,6 +95,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
     let mut args = Vec::new();
     let mut state = None;
     let mut params = None;
+    let mut params_span = Span::call_site();
     let mut data_params = Vec::new();
     for input in sig.inputs.iter() {
         let pat = match input {
@@ -100,7 +116,10 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
                     state = Some((*r.elem).clone());
                     args.push(Arg::State);
                 }
-                other => errors.error(other, "a #[state] parameter is a mutable reference, e.g. `#[state] s: &mut Smoother`"),
+                other => errors.error(
+                    other,
+                    "a #[state] parameter is a mutable reference, e.g. `#[state] s: &mut Smoother`",
+                ),
             }
         } else if is_params {
             match &*pat.ty {
@@ -109,6 +128,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
                         errors.error(pat, "a stage has at most one #[params] parameter");
                     }
                     params = Some((*r.elem).clone());
+                    params_span = located_at(syn::spanned::Spanned::span(&r.elem));
                     args.push(Arg::Params);
                 }
                 other => errors.error(other, "a #[params] parameter is a shared reference to the pipeline's parameter type, e.g. `#[params] p: &AudioParams`"),
@@ -119,9 +139,10 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
                     errors.error(
                         &pat.ty,
                         format!(
-                            "parameter `{}` takes `&mut` but is not a declared state\n\nhelp: mark stage state `#[state]` so checkpoints can snapshot it: `#[state] {}`",
-                            pat.pat.to_token_stream(),
-                            pat.to_token_stream()
+                            "state parameter without a state declaration: `{}` takes `{}`, but only a `#[state]` parameter may be `&mut`\n\nhelp: mark it as the stage's state (checkpoints snapshot it): `#[state] {}`",
+                            pretty(&pat.pat),
+                            pretty(&pat.ty),
+                            pretty(pat),
                         ),
                     );
                     continue;
@@ -144,11 +165,15 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
     }
 
     let mut sample = None;
+    let mut sample_span = Span::call_site();
     for (input, p) in inputs.iter_mut().zip(&data_params) {
         input.ty = (*p.ty).clone();
         if input.frames {
             match frame_elem(&p.ty, input.offset > 0) {
-                Some(t) => sample = Some(t),
+                Some(t) => {
+                    sample_span = located_at(syn::spanned::Spanned::span(&t));
+                    sample = Some(t);
+                }
                 None => errors.error(
                     &p.ty,
                     if input.offset > 0 {
@@ -159,11 +184,20 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
                 ),
             }
         } else if input.offset > 0 && !is_option(&p.ty) {
+            let suggestion = match &*p.ty {
+                syn::Type::Reference(r) if r.mutability.is_none() => {
+                    format!("Option<{}>", pretty(r))
+                }
+                other => format!("Option<&{}>", pretty(other)),
+            };
             errors.error(
                 &p.ty,
                 format!(
-                    "a lookback input is `Option<&T>`: `{}[-{}]` is `None` for the first {} window(s)",
-                    input.name, input.offset, input.offset
+                    "a lookback input is `Option<&T>`: `{}[-{}]` is `None` for the first {}\n\nhelp: take it as `{}: {suggestion}`",
+                    input.name,
+                    input.offset,
+                    if input.offset == 1 { "window".to_string() } else { format!("{} windows", input.offset) },
+                    pretty(&p.pat),
                 ),
             );
         }
@@ -171,7 +205,10 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
 
     if state.is_none() {
         if let Some(init) = &attr.init {
-            errors.error(init, "`init` sets the initial state, but the function has no `#[state]` parameter");
+            errors.error(
+                init,
+                "`init` sets the initial state, but the function has no `#[state]` parameter\n\nhelp: add a state parameter such as `#[state] s: &mut MyState`, or remove `init`",
+            );
         }
     }
 
@@ -179,14 +216,20 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         syn::ReturnType::Default => syn::parse_quote!(()),
         syn::ReturnType::Type(_, t) => (**t).clone(),
     };
-    let cost = attr.cost.as_ref().and_then(|c| c.base10_parse().ok()).unwrap_or(1);
+    let cost = attr
+        .cost
+        .as_ref()
+        .and_then(|c| c.base10_parse().ok())
+        .unwrap_or(1);
     strip_param_attrs(func);
     Some(Model {
         inputs,
         args,
-        state: state.map(|s| s),
+        state,
         params,
+        params_span,
         sample,
+        sample_span,
         output,
         cost,
         init: attr.init.clone(),
@@ -211,7 +254,13 @@ fn check_input(r: &InputRef, fn_name: &str, errors: &mut Errors) {
                 ),
             );
         } else if -v > MAX_LOOKBACK {
-            errors.span_error(span, format!("lookback of {} windows exceeds the maximum of {MAX_LOOKBACK}", -v));
+            errors.span_error(
+                span,
+                format!(
+                    "lookback of {} windows exceeds the maximum of {MAX_LOOKBACK}",
+                    -v
+                ),
+            );
         }
     }
 }
@@ -225,7 +274,9 @@ fn frame_elem(ty: &syn::Type, lookback: bool) -> Option<syn::Type> {
     let ty = if lookback {
         let syn::Type::Path(p) = ty else { return None };
         let seg = p.path.segments.last()?;
-        let syn::PathArguments::AngleBracketed(a) = &seg.arguments else { return None };
+        let syn::PathArguments::AngleBracketed(a) = &seg.arguments else {
+            return None;
+        };
         match a.args.first()? {
             syn::GenericArgument::Type(t) if seg.ident == "Option" => t,
             _ => return None,
@@ -245,7 +296,8 @@ fn frame_elem(ty: &syn::Type, lookback: bool) -> Option<syn::Type> {
 fn strip_param_attrs(func: &mut syn::ItemFn) {
     for input in func.sig.inputs.iter_mut() {
         if let syn::FnArg::Typed(p) = input {
-            p.attrs.retain(|a| !a.path().is_ident("state") && !a.path().is_ident("params"));
+            p.attrs
+                .retain(|a| !a.path().is_ident("state") && !a.path().is_ident("params"));
         }
     }
 }

@@ -2,8 +2,9 @@
 //! name, its `Stage` impl (metadata) and its generic `Compute<G>` impl (fetch inputs, call).
 
 use super::check::{Arg, Model};
+use crate::errors::{pretty, respan};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let name = &func.sig.ident;
@@ -15,8 +16,10 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let state_ty = m.state.clone().unwrap_or_else(|| syn::parse_quote!(()));
     let init = match (&m.init, &m.state) {
         (Some(path), _) => quote!(#path()),
-        (None, Some(s)) => quote_spanned!(syn::spanned::Spanned::span(s) => <#s as ::core::default::Default>::default()),
-        (None, None) => quote!(()),
+        (None, Some(s)) => {
+            quote_spanned!(syn::spanned::Spanned::span(s) => <#s as ::core::default::Default>::default())
+        }
+        (None, None) => quote!(),
     };
 
     let metas = m.inputs.iter().map(|i| {
@@ -26,7 +29,10 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             quote!(#p::InputMeta { name: "input", stage: ::core::option::Option::None, offset: #off })
         } else {
             let path = &i.path;
-            quote_spanned!(i.span => #p::InputMeta { name: #iname, stage: ::core::option::Option::Some(<#path as #p::Stage>::META.id), offset: #off })
+            // The upstream's inherent `__SQRTSPACE_ID`, not `<#path as Stage>::META.id`: reading
+            // another stage's `META` from this one's would make a cyclic graph a cycle of
+            // consts (E0391), reported before `check_graph` could spell the cycle.
+            quote_spanned!(i.span => #p::InputMeta { name: #iname, stage: ::core::option::Option::Some(<#path>::__SQRTSPACE_ID), offset: #off })
         }
     });
 
@@ -38,17 +44,85 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         let key = quote!(#path).to_string();
         if !seen.contains(&key) {
             seen.push(key);
-            bounds.push(quote_spanned!(i.span => G: #p::Has<#path>,));
+            bounds.push(respan(quote!(G: #p::Has<#path>,), i.span));
         }
     }
-    let mut graph_assoc = Vec::new();
+    // The pipeline's `Sample` and `Params` must be this stage's: bounds on generated traits
+    // (rather than `G: Graph<Params = P>`) so that a mismatch reads as one sentence naming both
+    // types, on the pipeline's stage entry, instead of a projection mismatch (E0271).
+    let mut graph_bounds = Vec::new();
+    let mut helpers = TokenStream::new();
+    let sample_trait = format_ident!("__sqrtspace_sample_{}", name);
+    let params_trait = format_ident!("__sqrtspace_params_{}", name);
     if let Some(s) = &m.sample {
-        graph_assoc.push(quote!(Sample = #s));
+        let msg = format!(
+            "stage `{name_str}` reads frames of `{}` samples, but the pipeline's `sample` type is `{{Self}}`",
+            pretty(s)
+        );
+        let label = format!("`{name_str}` takes `&[{}]`", pretty(s));
+        let note = format!(
+            "a pipeline has one sample type: declare `sample: {}` in `pipeline!` (the default is `f32`), or make `{name_str}` take `&[{{Self}}]`",
+            pretty(s)
+        );
+        helpers.extend(quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            #[diagnostic::on_unimplemented(message = #msg, label = #label, note = #note)]
+            pub trait #sample_trait: ::core::marker::Sized {
+                fn __sqrtspace_frame(frame: &[Self]) -> &[#s];
+            }
+        });
+        // At the user's type, so that "the trait is implemented for `f64`" points there.
+        helpers.extend(respan(
+            quote! {
+                impl #sample_trait for #s {
+                    #[inline(always)]
+                    fn __sqrtspace_frame(frame: &[Self]) -> &[#s] {
+                        frame
+                    }
+                }
+            },
+            m.sample_span,
+        ));
+        graph_bounds.push(respan(
+            quote!(<G as #p::Graph>::Sample: #sample_trait,),
+            m.sample_span,
+        ));
     }
     if let Some(pt) = &m.params {
-        graph_assoc.push(quote!(Params = #pt));
+        let msg = format!(
+            "stage `{name_str}` takes `#[params] &{}`, but the pipeline's `params` type is `{{Self}}`",
+            pretty(pt)
+        );
+        let label = format!("`{name_str}` takes `#[params] &{}`", pretty(pt));
+        let note = format!(
+            "a pipeline has one params type, passed to every stage that takes `#[params]`: declare `params: {}` in `pipeline!`, or make `{name_str}` take `#[params] &{{Self}}`",
+            pretty(pt)
+        );
+        helpers.extend(quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            #[diagnostic::on_unimplemented(message = #msg, label = #label, note = #note)]
+            pub trait #params_trait {
+                fn __sqrtspace_params(&self) -> &#pt;
+            }
+        });
+        helpers.extend(respan(
+            quote! {
+                impl #params_trait for #pt {
+                    #[inline(always)]
+                    fn __sqrtspace_params(&self) -> &#pt {
+                        self
+                    }
+                }
+            },
+            m.params_span,
+        ));
+        graph_bounds.push(respan(
+            quote!(<G as #p::Graph>::Params: #params_trait,),
+            m.params_span,
+        ));
     }
-    let graph_bound = if graph_assoc.is_empty() { quote!(#p::Graph) } else { quote!(#p::Graph<#(#graph_assoc),*>) };
 
     // Fetch oldest first, so stateful upstreams advance in window order.
     let mut order: Vec<usize> = (0..m.inputs.len()).collect();
@@ -69,10 +143,11 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         let a = format_ident!("__a{}", i);
         let ty = &inp.ty;
         let off = inp.offset;
+        let frame = quote!(<<G as #p::Graph>::Sample as #sample_trait>::__sqrtspace_frame);
         let value = match (inp.frames, off) {
-            (true, 0) => quote!(ex.frames.frame(t)?),
+            (true, 0) => quote!(#frame(ex.frames.frame(t)?)),
             (true, _) => quote!(match t.checked_sub(#off) {
-                ::core::option::Option::Some(u) => ::core::option::Option::Some(ex.frames.frame(u)?),
+                ::core::option::Option::Some(u) => ::core::option::Option::Some(#frame(ex.frames.frame(u)?)),
                 ::core::option::Option::None => ::core::option::Option::None,
             }),
             (false, 0) => {
@@ -84,42 +159,52 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                 quote!(ex.resolve::<#path>(&#h, t.wrapping_sub(#off)))
             }
         };
+        // Spanned at the input's name, so that an upstream output that does not fit the
+        // parameter reads `expected &f32, found &Vec<f32>` there (and not on the attribute).
+        let value = respan(value, inp.span);
         quote_spanned!(inp.span => let #a: #ty = #value;)
     });
-    let releases = m.inputs.iter().enumerate().filter(|(_, i)| !i.frames).map(|(i, inp)| {
-        let h = format_ident!("__h{}", i);
-        let path = &inp.path;
-        let off = inp.offset;
-        quote!(ex.release::<#path>(&#h, t.wrapping_sub(#off));)
-    });
+    let releases = m
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| !i.frames)
+        .map(|(i, inp)| {
+            let h = format_ident!("__h{}", i);
+            let path = &inp.path;
+            let off = inp.offset;
+            quote!(ex.release::<#path>(&#h, t.wrapping_sub(#off));)
+        });
     let call_args = m.args.iter().map(|a| match a {
         Arg::Input(i) => {
             let a = format_ident!("__a{}", i);
             quote!(#a)
         }
         Arg::State => quote!(state),
-        Arg::Params => quote!(ex.params()),
+        Arg::Params => {
+            quote!(<<G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(ex.params()))
+        }
     });
-    let state_param = if stateful { quote!(state) } else { quote!(_state) };
+    let state_param = if stateful {
+        quote!(state)
+    } else {
+        quote!(_state)
+    };
 
-    let doc = format!("Marker of stage [`{name_str}()`]: its metadata and evaluation (generated by `#[stage]`).");
+    let marker = marker(func);
     quote! {
         #func
 
-        // Always `pub` (and hidden): a pipeline's public `Graph` impl names its output stage's
-        // marker, which rustc requires to be nominally public (E0446). The function keeps its
-        // own visibility.
-        #[doc = #doc]
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code, unreachable_pub)]
-        pub struct #name {}
+        #marker
+
+        #helpers
 
         impl #p::Stage for #name {
             type Output = #output;
             type State = #state_ty;
             const META: #p::StageMeta = #p::StageMeta {
                 name: #name_str,
-                id: ::core::concat!(::core::module_path!(), "::", #name_str),
+                id: #name::__SQRTSPACE_ID,
                 cost: #cost,
                 stateful: #stateful,
                 inputs: &[#(#metas),*],
@@ -131,7 +216,8 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
 
         impl<G> #p::Compute<G> for #name
         where
-            G: #graph_bound,
+            G: #p::Graph,
+            #(#graph_bounds)*
             #(#bounds)*
         {
             #[inline]
@@ -152,25 +238,69 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     }
 }
 
-/// What is emitted when a check failed: the function, and a marker with stub impls so that
-/// pipelines naming this stage report no secondary errors.
-pub fn fallback(func: &syn::ItemFn) -> TokenStream {
+/// The hidden marker struct that shares the function's name, and its inherent id.
+///
+/// Always `pub` (and hidden): a pipeline's public `Graph` impl names its output stage's
+/// marker, which rustc requires to be nominally public (E0446). The function keeps its own
+/// visibility. Spanned at the function's name, so that rustc's "a struct with a similar name
+/// exists" for a misspelt input points at the stage's `fn name`.
+fn marker(func: &syn::ItemFn) -> TokenStream {
     let name = &func.sig.ident;
     let name_str = name.to_string();
-    let p = quote!(::sqrtspace::__private);
-    quote! {
-        #func
-
+    let doc = format!(
+        "Marker of stage [`{name_str}()`]: its metadata and evaluation (generated by `#[stage]`)."
+    );
+    quote_spanned! {name.span()=>
+        #[doc = #doc]
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code, unreachable_pub)]
         pub struct #name {}
 
+        #[allow(dead_code)]
+        impl #name {
+            /// A crate-wide unique id: `module_path!()::name` (`StageMeta::id`).
+            #[doc(hidden)]
+            pub const __SQRTSPACE_ID: &'static str = ::core::concat!(::core::module_path!(), "::", #name_str);
+        }
+    }
+}
+
+/// What is emitted when a check failed: the function, and a marker with stub impls so that
+/// pipelines naming this stage report no secondary errors.
+pub fn fallback(func: &syn::ItemFn) -> TokenStream {
+    // A method (it takes `self`) sits in an impl block, where no struct or impl may follow it.
+    if func.sig.receiver().is_some() {
+        return quote!(#func);
+    }
+    let name = &func.sig.ident;
+    let name_str = name.to_string();
+    let p = quote!(::sqrtspace::__private);
+    let marker = marker(func);
+    // The declared output type, so that downstream stages type-check against it and report
+    // nothing; `()` where it cannot stand alone (it names a generic parameter, or `impl _`).
+    let mut local: Vec<String> = vec!["impl".into()];
+    for g in &func.sig.generics.params {
+        local.push(match g {
+            syn::GenericParam::Type(t) => t.ident.to_string(),
+            syn::GenericParam::Const(c) => c.ident.to_string(),
+            syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
+        });
+    }
+    let output = match &func.sig.output {
+        syn::ReturnType::Type(_, t) if !mentions(t.to_token_stream(), &local) => quote!(#t),
+        _ => quote!(()),
+    };
+    quote! {
+        #func
+
+        #marker
+
         impl #p::Stage for #name {
-            type Output = ();
+            type Output = #output;
             type State = ();
             const META: #p::StageMeta = #p::StageMeta {
                 name: #name_str,
-                id: ::core::concat!(::core::module_path!(), "::", #name_str),
+                id: #name::__SQRTSPACE_ID,
                 cost: 1,
                 stateful: false,
                 inputs: &[],
@@ -179,9 +309,18 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
         }
 
         impl<G: #p::Graph> #p::Compute<G> for #name {
-            fn compute(_: &mut #p::Exec<'_, G>, _: u64, _: &mut ()) -> #p::Result<(), #p::Error> {
+            fn compute(_: &mut #p::Exec<'_, G>, _: u64, _: &mut ()) -> #p::Result<Self::Output, #p::Error> {
                 ::core::unreachable!("stage with compile errors")
             }
         }
     }
+}
+
+/// Whether `tokens` contain one of the identifiers `names` (lifetimes included, without `'`).
+fn mentions(tokens: TokenStream, names: &[String]) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        proc_macro2::TokenTree::Ident(i) => names.iter().any(|n| i == n),
+        proc_macro2::TokenTree::Group(g) => mentions(g.stream(), names),
+        _ => false,
+    })
 }

@@ -12,7 +12,10 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(e) => {
             // Not a function: report it and keep the item so the editor keeps working.
-            let e = syn::Error::new(e.span(), "#[stage] applies to a free function: `fn name(inputs...) -> Output`");
+            let e = syn::Error::new(
+                e.span(),
+                "#[stage] applies to a free function: `fn name(inputs...) -> Output`",
+            );
             let mut out = item;
             out.extend(e.to_compile_error());
             return out;

@@ -20,7 +20,11 @@ impl InputRef {
         self.path.is_ident("input")
     }
     pub fn name(&self) -> String {
-        self.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
+        self.path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -33,13 +37,20 @@ impl Parse for InputRef {
             let expr: syn::Expr = content.parse()?;
             let span = syn::spanned::Spanned::span(&expr);
             let value = match &expr {
-                syn::Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => lit_int(expr).map(|v| -v),
+                syn::Expr::Unary(syn::ExprUnary {
+                    op: syn::UnOp::Neg(_),
+                    expr,
+                    ..
+                }) => lit_int(expr).map(|v| -v),
                 other => lit_int(other),
             };
             match value {
                 Some(v) => Some((v, span)),
                 None => {
-                    return Err(syn::Error::new(span, "a lookback offset is a negative integer literal, e.g. `spectrum[-1]`"))
+                    return Err(syn::Error::new(
+                        span,
+                        "a lookback offset is a negative integer literal, e.g. `spectrum[-1]`",
+                    ))
                 }
             }
         } else {
@@ -51,7 +62,10 @@ impl Parse for InputRef {
 
 fn lit_int(e: &syn::Expr) -> Option<i64> {
     match e {
-        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse().ok(),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse().ok(),
         _ => None,
     }
 }
@@ -61,6 +75,9 @@ pub struct StageArgs {
     pub inputs: Option<(Vec<InputRef>, Span)>,
     pub cost: Option<syn::LitInt>,
     pub init: Option<syn::Path>,
+    /// An `inputs` entry was written, even if malformed or misspelled (its error is already
+    /// reported, so check must not add "needs `inputs`").
+    pub inputs_attempted: bool,
 }
 
 struct RawArg {
@@ -83,13 +100,17 @@ impl Parse for RawArg {
 
 pub fn parse_args(args: TokenStream, errors: &mut Errors) -> StageArgs {
     let mut out = StageArgs::default();
-    let raw = match syn::parse::Parser::parse2(Punctuated::<RawArg, Token![,]>::parse_terminated, args) {
+    let raw = match syn::parse::Parser::parse2(
+        Punctuated::<RawArg, Token![,]>::parse_terminated,
+        args,
+    ) {
         Ok(r) => r,
         Err(e) => {
             errors.push(syn::Error::new(
                 e.span(),
-                format!("{e}; expected `#[stage(inputs = [a, b[-1]], cost = 10, init = path)]`"),
+                format!("malformed #[stage] attribute: {e}\n\nhelp: the syntax is `#[stage(inputs = [a, b[-1]], cost = 10, init = path)]`"),
             ));
+            out.inputs_attempted = true;
             return out;
         }
     };
@@ -97,6 +118,7 @@ pub fn parse_args(args: TokenStream, errors: &mut Errors) -> StageArgs {
         let key = arg.key.to_string();
         match key.as_str() {
             "inputs" => {
+                out.inputs_attempted = true;
                 let span = syn::spanned::Spanned::span(&arg.value);
                 let parsed = syn::parse::Parser::parse2(
                     |s: ParseStream| {
@@ -110,7 +132,7 @@ pub fn parse_args(args: TokenStream, errors: &mut Errors) -> StageArgs {
                     Ok(list) => out.inputs = Some((list.into_iter().collect(), span)),
                     Err(e) => errors.push(syn::Error::new(
                         e.span(),
-                        format!("{e}; `inputs` is a list of stage names, e.g. `inputs = [input, spectrum, spectrum[-1]]`"),
+                        format!("malformed `inputs`: {e}\n\nhelp: `inputs` is a bracketed list of stages (`input` for the raw frames), e.g. `inputs = [input, spectrum, spectrum[-1]]`"),
                     )),
                 }
             }
@@ -127,7 +149,11 @@ pub fn parse_args(args: TokenStream, errors: &mut Errors) -> StageArgs {
                 )),
             },
             other => {
-                let msg = match did_you_mean(other, KEYS) {
+                let suggestion = did_you_mean(other, KEYS);
+                if suggestion == Some("inputs") {
+                    out.inputs_attempted = true;
+                }
+                let msg = match suggestion {
                     Some(k) => format!("unknown key `{other}` in #[stage]\n\nhelp: did you mean `{k}`?"),
                     None => format!("unknown key `{other}` in #[stage]\n\nhelp: the keys are `inputs`, `cost` and `init`"),
                 };

@@ -78,7 +78,8 @@ pub enum DecodeError {
         detail: String,
     },
 
-    /// The data is malformed: the demuxer or decoder rejected a packet.
+    /// The data is malformed: the demuxer or decoder rejected a packet, or damaged data was
+    /// skipped in the middle of the stream.
     #[error(
         "`{}` is corrupt: decoding failed after {samples_read} samples ({detail}); \
          re-encode the file or obtain an undamaged copy",
@@ -302,8 +303,9 @@ impl AudioReader {
     ///
     /// # Errors
     /// - [`DecodeError::Truncated`] when a pass ends before the length the header declares;
-    /// - [`DecodeError::Corrupt`] when the demuxer or decoder rejects a packet (with the
-    ///   number of samples delivered before it);
+    /// - [`DecodeError::Corrupt`] when the demuxer or decoder rejects a packet, or (WAV,
+    ///   FLAC) when samples are missing between two packets, with the number of samples
+    ///   delivered before the damage;
     /// - [`DecodeError::Empty`] when a pass decodes to zero samples;
     /// - [`DecodeError::Io`] on a read failure, [`DecodeError::Unsupported`] for an
     ///   unsupported feature met mid-stream, and any error of [`open`](Self::open) when a
@@ -395,13 +397,19 @@ impl AudioReader {
     /// Checks the samples decoded in the pass that just ended against the header.
     fn check_pass_length(&self) -> Result<(), DecodeError> {
         if self.pass_samples == 0 {
-            return Err(DecodeError::Empty { path: self.path.clone() });
+            return Err(DecodeError::Empty {
+                path: self.path.clone(),
+            });
         }
         if let Some(n) = self.stream.n_frames {
             let tolerance = if self.stream.exact_length {
                 0
             } else {
-                u64::from(self.stream.decoder.codec_params().max_frames_per_packet.unwrap_or(8192))
+                self.stream
+                    .decoder
+                    .codec_params()
+                    .max_frames_per_packet
+                    .unwrap_or(8192)
             };
             if self.pass_samples.saturating_add(tolerance) < n {
                 return Err(DecodeError::Truncated {
@@ -445,7 +453,9 @@ impl AudioReader {
             .tracks()
             .iter()
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or_else(|| DecodeError::NoAudioTrack { path: self.path.clone() })?;
+            .ok_or_else(|| DecodeError::NoAudioTrack {
+                path: self.path.clone(),
+            })?;
         let rate = track.codec_params.sample_rate;
         if rate.is_some_and(|r| r != self.stream.sample_rate) {
             return Err(DecodeError::Unsupported {
@@ -477,15 +487,22 @@ fn map_error(path: &Path, samples_read: u64, e: SymphoniaError) -> DecodeError {
     let path = path.to_path_buf();
     match e {
         SymphoniaError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            DecodeError::Truncated { path, samples_read, expected: None }
+            DecodeError::Truncated {
+                path,
+                samples_read,
+                expected: None,
+            }
         }
         SymphoniaError::IoError(source) => DecodeError::Io { path, source },
-        SymphoniaError::Unsupported(detail) => {
-            DecodeError::Unsupported { path, detail: detail.to_owned() }
-        }
-        SymphoniaError::DecodeError(detail) => {
-            DecodeError::Corrupt { path, samples_read, detail: format!("malformed stream: {detail}") }
-        }
+        SymphoniaError::Unsupported(detail) => DecodeError::Unsupported {
+            path,
+            detail: detail.to_owned(),
+        },
+        SymphoniaError::DecodeError(detail) => DecodeError::Corrupt {
+            path,
+            samples_read,
+            detail: format!("malformed stream: {detail}"),
+        },
         SymphoniaError::LimitError(detail) => DecodeError::Corrupt {
             path,
             samples_read,
@@ -508,13 +525,20 @@ fn map_error(path: &Path, samples_read: u64, e: SymphoniaError) -> DecodeError {
 fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
     let file = File::open(path).map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {
-            DecodeError::NotFound { path: path.to_path_buf() }
+            DecodeError::NotFound {
+                path: path.to_path_buf(),
+            }
         } else {
-            DecodeError::Io { path: path.to_path_buf(), source }
+            DecodeError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         }
     })?;
-    let meta =
-        file.metadata().map_err(|source| DecodeError::Io { path: path.to_path_buf(), source })?;
+    let meta = file.metadata().map_err(|source| DecodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if meta.is_dir() {
         return Err(DecodeError::Io {
             path: path.to_path_buf(),
@@ -523,7 +547,9 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
     }
     let len = meta.len();
     if len == 0 {
-        return Err(DecodeError::Empty { path: path.to_path_buf() });
+        return Err(DecodeError::Empty {
+            path: path.to_path_buf(),
+        });
     }
 
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
@@ -532,7 +558,12 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
         hint.with_extension(ext);
     }
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
         .map_err(|e| match e {
             SymphoniaError::Unsupported(detail) => DecodeError::Unsupported {
                 path: path.to_path_buf(),
@@ -548,7 +579,9 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| DecodeError::NoAudioTrack { path: path.to_path_buf() })?;
+        .ok_or_else(|| DecodeError::NoAudioTrack {
+            path: path.to_path_buf(),
+        })?;
     let params = &track.codec_params;
     let sample_rate = match params.sample_rate {
         Some(r) if r > 0 => r,
@@ -562,7 +595,9 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
     let channels = params.channels.and_then(|c| u16::try_from(c.count()).ok());
     let n_frames = params.n_frames;
     if n_frames == Some(0) {
-        return Err(DecodeError::Empty { path: path.to_path_buf() });
+        return Err(DecodeError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     let exact_length = params.codec != CODEC_TYPE_VORBIS;
     let start_ts = params.start_ts;
@@ -649,7 +684,11 @@ fn mix_planes<S: Sample + IntoSample<f32>>(buf: &AudioBuffer<S>, out: &mut Vec<f
 pub fn read_all(path: impl AsRef<Path>) -> Result<(Vec<f32>, u32), DecodeError> {
     let mut reader = AudioReader::open(path)?;
     let mut out = Vec::with_capacity(
-        reader.duration_samples().and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(1 << 24),
+        reader
+            .duration_samples()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(1 << 24),
     );
     while let Some(chunk) = reader.next_chunk()? {
         out.extend_from_slice(chunk);
@@ -682,9 +721,16 @@ mod tests {
             expected: Some(20),
         };
         let msg = e.to_string();
-        assert!(msg.contains("read 10 samples but its header declares 20"), "{msg}");
+        assert!(
+            msg.contains("read 10 samples but its header declares 20"),
+            "{msg}"
+        );
         assert!(msg.contains("re-encode"), "{msg}");
-        let e = DecodeError::Truncated { path: PathBuf::from("x.wav"), samples_read: 0, expected: None };
+        let e = DecodeError::Truncated {
+            path: PathBuf::from("x.wav"),
+            samples_read: 0,
+            expected: None,
+        };
         assert!(!e.to_string().contains("declares"));
     }
 
@@ -697,7 +743,10 @@ mod tests {
         buf.chan_mut(0).copy_from_slice(&[16384, -16384, 0]);
         buf.chan_mut(1).copy_from_slice(&[0, -16384, 32767]);
         let mut out = vec![9.0; 7];
-        mix_to_mono(&AudioBufferRef::S16(std::borrow::Cow::Borrowed(&buf)), &mut out);
+        mix_to_mono(
+            &AudioBufferRef::S16(std::borrow::Cow::Borrowed(&buf)),
+            &mut out,
+        );
         assert_eq!(out, vec![0.25, -0.5, 32767.0 / 65536.0]);
     }
 }

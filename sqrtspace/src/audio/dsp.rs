@@ -25,7 +25,10 @@ use realfft::{RealFftPlanner, RealToComplex};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DspError {
     /// An FFT of zero samples was requested.
-    #[error("the analysis window must hold at least 1 sample (got 0); choose a window length such as 1024 samples")]
+    #[error(
+        "the analysis window must hold at least 1 sample (got 0); choose a window length \
+         such as 1024 samples"
+    )]
     ZeroWindow,
 
     /// A frame handed to [`Stft::process`] does not have the planned length.
@@ -91,7 +94,9 @@ pub struct Stft {
 
 impl fmt::Debug for Stft {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stft").field("window", &self.window).finish_non_exhaustive()
+        f.debug_struct("Stft")
+            .field("window", &self.window)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,7 +137,10 @@ impl Stft {
     /// [`DspError::FrameLength`] when `frame.len() != window`; `out` is left unchanged.
     pub fn process(&mut self, frame: &[f32], out: &mut Vec<Complex32>) -> Result<(), DspError> {
         if frame.len() != self.window {
-            return Err(DspError::FrameLength { expected: self.window, got: frame.len() });
+            return Err(DspError::FrameLength {
+                expected: self.window,
+                got: frame.len(),
+            });
         }
         for ((dst, &x), &w) in self.input.iter_mut().zip(frame).zip(&self.hann) {
             *dst = x * w;
@@ -185,7 +193,9 @@ pub fn hann_spectrum(frame: &[f32]) -> Vec<Complex32> {
             }
             None => {
                 // `n > 0`, so planning cannot fail.
-                let Ok(stft) = Stft::new(n) else { return Vec::new() };
+                let Ok(stft) = Stft::new(n) else {
+                    return Vec::new();
+                };
                 cache.truncate(PLAN_CACHE - 1);
                 cache.insert(0, stft);
             }
@@ -247,7 +257,13 @@ pub fn bandpass(
     spectrum
         .iter()
         .enumerate()
-        .map(|(k, &x)| if keep.contains(&k) { x } else { Complex32::new(0.0, 0.0) })
+        .map(|(k, &x)| {
+            if keep.contains(&k) {
+                x
+            } else {
+                Complex32::new(0.0, 0.0)
+            }
+        })
         .collect()
 }
 
@@ -271,7 +287,8 @@ const FLATNESS_EPSILON: f64 = 1e-20;
 pub struct Features {
     /// Spectral centroid (Hz): the power-weighted mean bin frequency over the band,
     /// `Σ f_k |X_k|² / Σ |X_k|²`. Peeters (2004), "A large set of audio features for sound
-    /// description (similarity and classification) in the CUIDADO project", §6.1.1.
+    /// description (similarity and classification) in the CUIDADO project", IRCAM report,
+    /// spectral shape descriptors.
     pub centroid_hz: f32,
     /// Peak frequency (Hz): centre frequency of the largest-magnitude bin in the band (the
     /// lowest such bin on ties).
@@ -280,14 +297,14 @@ pub struct Features {
     /// spectrum over the band, `exp(mean ln(P_k + ε)) / mean(P_k + ε)`, ε = 1e-20.
     /// Gray & Markel (1974), "A spectral-flatness measure for studying the autocorrelation
     /// method of linear prediction of speech analysis", IEEE Trans. ASSP 22(3); Peeters
-    /// (2004) §6.1.3. Near 0 for a pure tone, near 1 for white noise (≈ 0.56 for the
+    /// (2004). Near 0 for a pure tone, near 1 for white noise (≈ 0.56 for the
     /// power spectrum of Gaussian white noise, whose bins are exponentially distributed).
     pub flatness: f32,
     /// Spectral kurtosis: the 4th standardised moment of the frequency distribution
     /// `p_k = |X_k| / Σ|X_k|` over the band, `Σ (f_k − μ)⁴ p_k / σ⁴`, where
     /// `μ = Σ f_k p_k` is the (magnitude-weighted) centroid and `σ² = Σ (f_k − μ)² p_k`.
     /// Not excess kurtosis: a Gaussian-shaped spectrum gives 3, a flat one ≈ 1.8, a peaky
-    /// one more. Peeters (2004) §6.1.2. Defined as 0 when `σ = 0` (one non-zero bin).
+    /// one more. Peeters (2004). Defined as 0 when `σ = 0` (one non-zero bin).
     pub kurtosis: f32,
     /// RMS level of the time-domain frame in dBFS: `20·log10(rms)` with full scale 1.0,
     /// floored at −120 dBFS. Full scale as in AES17 (digital full scale = the largest
@@ -334,7 +351,10 @@ pub fn band_features(
     let band = &spectrum[start..end];
     let freq = |i: usize| f64::from(bin_frequency(start + i, window, sample_rate));
 
-    let mut features = Features { rms_dbfs: rms_dbfs(frame), ..Features::default() };
+    let mut features = Features {
+        rms_dbfs: rms_dbfs(frame),
+        ..Features::default()
+    };
 
     let mut power_sum = 0.0f64;
     let mut weighted = 0.0f64;
@@ -372,7 +392,11 @@ pub fn band_features(
     features.flatness = (log_mean.exp() / arith).clamp(0.0, 1.0) as f32;
 
     // Kurtosis of the magnitude distribution around its own mean.
-    let mu = band.iter().enumerate().map(|(i, x)| freq(i) * f64::from(x.norm())).sum::<f64>()
+    let mu = band
+        .iter()
+        .enumerate()
+        .map(|(i, x)| freq(i) * f64::from(x.norm()))
+        .sum::<f64>()
         / mag_sum;
     let (mut m2, mut m4) = (0.0f64, 0.0f64);
     for (i, x) in band.iter().enumerate() {
@@ -381,7 +405,11 @@ pub fn band_features(
         m2 += d2 * p;
         m4 += d2 * d2 * p;
     }
-    features.kurtosis = if m2 > 0.0 { (m4 / (m2 * m2)) as f32 } else { 0.0 };
+    features.kurtosis = if m2 > 0.0 {
+        (m4 / (m2 * m2)) as f32
+    } else {
+        0.0
+    };
     features
 }
 
@@ -391,8 +419,11 @@ pub fn rms_dbfs(frame: &[f32]) -> f32 {
     if frame.is_empty() {
         return RMS_FLOOR_DBFS;
     }
-    let mean_square =
-        frame.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / frame.len() as f64;
+    let mean_square = frame
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / frame.len() as f64;
     if mean_square.is_nan() {
         return f32::NAN;
     }
@@ -404,7 +435,7 @@ pub fn rms_dbfs(frame: &[f32]) -> f32 {
 /// Half-wave-rectified spectral flux between consecutive spectra, L2 norm:
 /// `sqrt(Σ_k H(|cur_k| − |prev_k|)²)` with `H(x) = max(x, 0)`.
 ///
-/// Dixon (2006), "Onset detection revisited", Proc. DAFx-06, §2.2 (rectified flux, given
+/// Dixon (2006), "Onset detection revisited", Proc. DAFx-06 (rectified flux, given
 /// there with the L1 norm); the L2 variant follows Bello et al. (2005), "A tutorial on
 /// onset detection in music signals", IEEE Trans. Speech Audio Process. 13(5).
 /// In magnitude units of the spectra (unnormalised). `prev == None` (the first window)
@@ -473,7 +504,7 @@ impl fmt::Display for Class {
 /// 3. otherwise [`Class::Tonal`].
 ///
 /// The threshold rule is a simple heuristic in the spirit of flatness-based
-/// tonal/noise discrimination (Peeters 2004 §6.1.3; the MPEG-7 AudioSpectrumFlatness
+/// tonal/noise discrimination (Peeters 2004; the MPEG-7 AudioSpectrumFlatness
 /// descriptor, ISO/IEC 15938-4). `flux` (see [`spectral_flux`]) is accepted so callers can
 /// pass it through, but the current rule does not use it. A NaN level or flatness fails
 /// both comparisons and yields `Tonal`.
@@ -517,7 +548,12 @@ impl ClassSmoother {
     /// A smoother that switches after `hold` consecutive agreeing windows (`0` is treated
     /// as 1: no smoothing).
     pub fn new(hold: u32) -> Self {
-        Self { hold: hold.max(1), current: None, candidate: None, run: 0 }
+        Self {
+            hold: hold.max(1),
+            current: None,
+            candidate: None,
+            run: 0,
+        }
     }
 
     /// The current smoothed class (`None` before the first update).
@@ -595,7 +631,13 @@ impl ClassSummary {
         if hop == 0 || sample_rate == 0 {
             return Err(DspError::InvalidTiming { hop, sample_rate });
         }
-        Ok(Self { hop, sample_rate, counts: [0; 3], segments: Vec::new(), last_t: None })
+        Ok(Self {
+            hop,
+            sample_rate,
+            counts: [0; 3],
+            segments: Vec::new(),
+            last_t: None,
+        })
     }
 
     fn seconds(&self, t: u64) -> f64 {
@@ -607,7 +649,9 @@ impl ClassSummary {
         self.counts[class.index()] += 1;
         let start = self.seconds(t);
         let end = self.seconds(t.saturating_add(1));
-        let contiguous = self.last_t.is_some_and(|last| last.checked_add(1) == Some(t));
+        let contiguous = self
+            .last_t
+            .is_some_and(|last| last.checked_add(1) == Some(t));
         self.last_t = Some(t);
         if contiguous {
             if let Some(seg) = self.segments.last_mut() {
@@ -617,7 +661,11 @@ impl ClassSummary {
                 }
             }
         }
-        self.segments.push(Segment { class, start_s: start, end_s: end });
+        self.segments.push(Segment {
+            class,
+            start_s: start,
+            end_s: end,
+        });
     }
 
     /// The number of windows pushed.
@@ -659,7 +707,12 @@ impl fmt::Display for ClassSummary {
             }
             write!(f, "{} {:.1}%", class, 100.0 * self.fraction(*class))?;
         }
-        write!(f, " of {:.2} s in {} segments", self.total_seconds(), self.segments.len())
+        write!(
+            f,
+            " of {:.2} s in {} segments",
+            self.total_seconds(),
+            self.segments.len()
+        )
     }
 }
 
@@ -672,7 +725,10 @@ mod tests {
 
     fn sine(freq: f32, amp: f32, n: usize, sr: f32) -> Vec<f32> {
         (0..n)
-            .map(|i| amp * (2.0 * std::f64::consts::PI * f64::from(freq) * i as f64 / f64::from(sr)).sin() as f32)
+            .map(|i| {
+                amp * (2.0 * std::f64::consts::PI * f64::from(freq) * i as f64 / f64::from(sr))
+                    .sin() as f32
+            })
             .collect()
     }
 
@@ -681,7 +737,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let u = (s >> 40) as f32 / (1u64 << 24) as f32;
                 amp * (2.0 * u - 1.0)
             })
@@ -726,7 +784,11 @@ mod tests {
         let frame = sine(1000.0, 1.0, N, SR);
         let spec = hann_spectrum(&frame);
         assert_eq!(spec.len(), N / 2 + 1);
-        assert!((spec[128].norm() - N as f32 / 4.0).abs() < 0.01 * N as f32, "{}", spec[128].norm());
+        assert!(
+            (spec[128].norm() - N as f32 / 4.0).abs() < 0.01 * N as f32,
+            "{}",
+            spec[128].norm()
+        );
     }
 
     #[test]
@@ -746,7 +808,13 @@ mod tests {
         let f = features_of(&frame);
         assert_eq!(
             f,
-            Features { centroid_hz: 0.0, peak_hz: 0.0, flatness: 0.0, kurtosis: 0.0, rms_dbfs: -120.0 }
+            Features {
+                centroid_hz: 0.0,
+                peak_hz: 0.0,
+                flatness: 0.0,
+                kurtosis: 0.0,
+                rms_dbfs: -120.0
+            }
         );
         let class = classify(&f, 0.0, DEFAULT_SILENCE_DBFS, DEFAULT_FLATNESS_SPLIT);
         assert_eq!(class, Class::Silence);
@@ -794,7 +862,13 @@ mod tests {
         let mut stft = Stft::new(N).unwrap();
         let mut out = Vec::new();
         let err = stft.process(&[0.0; 10], &mut out).unwrap_err();
-        assert_eq!(err, DspError::FrameLength { expected: N, got: 10 });
+        assert_eq!(
+            err,
+            DspError::FrameLength {
+                expected: N,
+                got: 10
+            }
+        );
         assert!(err.to_string().contains("exactly 1024"));
         let frame = sine(1000.0, 1.0, N, SR);
         stft.process(&frame, &mut out).unwrap();
@@ -834,9 +908,18 @@ mod tests {
     fn smoother_hysteresis() {
         use Class::*;
         let mut s = ClassSmoother::default();
-        let raw = [Tonal, Noise, Tonal, Noise, Noise, Noise, Noise, Silence, Noise, Silence, Silence, Silence];
+        let raw = [
+            Tonal, Noise, Tonal, Noise, Noise, Noise, Noise, Silence, Noise, Silence, Silence,
+            Silence,
+        ];
         let out: Vec<Class> = raw.iter().map(|&c| s.update(c)).collect();
-        assert_eq!(out, [Tonal, Tonal, Tonal, Tonal, Tonal, Noise, Noise, Noise, Noise, Noise, Noise, Silence]);
+        assert_eq!(
+            out,
+            [
+                Tonal, Tonal, Tonal, Tonal, Tonal, Noise, Noise, Noise, Noise, Noise, Noise,
+                Silence
+            ]
+        );
         let mut none = ClassSmoother::new(0);
         assert_eq!(none.update(Tonal), Tonal);
         assert_eq!(none.update(Noise), Noise);
@@ -857,13 +940,23 @@ mod tests {
         assert_eq!(s.fraction(Tonal), 5.0 / 8.0);
         let segs = s.segments();
         assert_eq!(segs.len(), 4);
-        assert_eq!(segs[0], Segment { class: Silence, start_s: 0.0, end_s: 0.1 });
+        assert_eq!(
+            segs[0],
+            Segment {
+                class: Silence,
+                start_s: 0.0,
+                end_s: 0.1
+            }
+        );
         assert_eq!(segs[1].class, Tonal);
         assert!((segs[1].start_s - 0.1).abs() < 1e-12 && (segs[1].end_s - 0.25).abs() < 1e-12);
         assert!((segs[3].end_s - 0.4).abs() < 1e-12);
         assert!((s.total_seconds() - 0.4).abs() < 1e-12);
         let text = s.to_string();
-        assert_eq!(text, "silence 25.0%, tonal 62.5%, noise 12.5% of 0.40 s in 4 segments");
+        assert_eq!(
+            text,
+            "silence 25.0%, tonal 62.5%, noise 12.5% of 0.40 s in 4 segments"
+        );
         // A gap starts a new segment even for the same class.
         s.push(10, Tonal);
         assert_eq!(s.segments().len(), 5);

@@ -9,12 +9,17 @@
 //!   ([`spectral_features`]: centroid, peak, flatness, kurtosis, RMS level), spectral flux,
 //!   a Silence/Tonal/Noise classifier with a hysteresis smoother ([`ClassSmoother`]) and a
 //!   timeline summary ([`ClassSummary`]).
+//! - [`pipeline`]: those functions as `#[stage]`s of [`AudioPipeline`] (spectrum → band-pass →
+//!   features and flux (a lookback) → classify → smooth (state)), and [`AudioJob`], which runs
+//!   it on a recording: streamed from the decoder in `sqrt` mode, decoded whole in `classic`
+//!   mode (the baseline), chosen from the file header in `auto` mode.
 //!
 //! Shapes and units: a frame is `window` mono samples; a spectrum has `window / 2 + 1`
 //! bins, bin `k` at `k · sample_rate / window` Hz; times are in seconds and levels in dBFS.
 
 pub mod decode;
 pub mod dsp;
+pub mod pipeline;
 
 pub use decode::{read_all, AudioReader, DecodeError};
 pub use dsp::{
@@ -22,4 +27,8 @@ pub use dsp::{
     rms_dbfs, spectral_features, spectral_flux, Class, ClassSmoother, ClassSummary, DspError,
     Features, Segment, Stft, DEFAULT_FLATNESS_SPLIT, DEFAULT_HOLD, DEFAULT_SILENCE_DBFS,
     RMS_FLOOR_DBFS,
+};
+pub use pipeline::{
+    demo_config, describe_summary, fused_loop, AudioError, AudioJob, AudioParams, AudioPipeline,
+    AudioRun, Estimate, OutputDigest, Progress, WindowClass,
 };

@@ -1,0 +1,1 @@
+//! The `sqrtspace` command-line tool.

@@ -1,0 +1,134 @@
+//! Snapshots (insta) of what users read: the graph exports, the planner's plan and reason,
+//! and the run report. The machine is fixed so the plans are the same everywhere.
+
+use sqrtspace::metrics::{Measured, StageCounters};
+use sqrtspace::{
+    pipeline, stage, Checkpoints, Config, Counters, Machine, Mode, Planner, Report, Verification,
+};
+use std::time::Duration;
+
+#[stage(inputs = [input], cost = 10)]
+fn spectrum(frame: &[f32]) -> Vec<f32> {
+    frame.iter().map(|x| x.abs()).collect()
+}
+
+#[stage(inputs = [spectrum, spectrum[-1]], cost = 2)]
+fn flux(cur: &Vec<f32>, prev: Option<&Vec<f32>>) -> f32 {
+    prev.map_or(0.0, |p| {
+        cur.iter().zip(p).map(|(a, b)| (a - b).max(0.0)).sum()
+    })
+}
+
+#[stage(inputs = [flux])]
+fn smooth(x: &f32, #[state] s: &mut f32) -> f32 {
+    *s = 0.9 * *s + 0.1 * x;
+    *s
+}
+
+pipeline! {
+    /// Onset strength.
+    struct Onsets {
+        stages: [spectrum, flux, smooth],
+        output: smooth,
+    }
+}
+
+fn planner(ram_mib: u64) -> Planner {
+    Planner {
+        machine: Machine {
+            ram_available: ram_mib << 20,
+            llc_bytes: 32 << 20,
+            llc_source: "test",
+        },
+    }
+}
+
+#[test]
+fn graph_exports() {
+    insta::assert_snapshot!("dot", Onsets::DOT);
+    insta::assert_snapshot!("mermaid", Onsets::MERMAID);
+    assert_eq!(Onsets::TOPO, [0, 1, 2]);
+    assert_eq!(Onsets::COSTS, [10, 2, 1]);
+}
+
+#[test]
+fn plans_for_fits_and_spills() {
+    let signal = vec![0.5f32; 4096 * 64];
+    let config = Config::default().with_window(1024).with_hop(256);
+    let windows = config.windows_in(signal.len() as u64);
+    let mut p = Onsets::new(config.clone(), ()).unwrap();
+    p.set_planner(planner(16 * 1024));
+    let fits = p.plan::<smooth>(&signal, 0..windows).unwrap();
+    assert_eq!(fits.mode, Mode::Classic);
+    insta::assert_snapshot!("plan_fits_llc", fits.to_string());
+
+    // The same work against a 1.5 MiB RAM budget and a tiny LLC: sqrt.
+    let mut p = Onsets::new(config.clone().with_ram_budget(3 << 19), ()).unwrap();
+    p.set_planner(Planner {
+        machine: Machine {
+            ram_available: 1 << 40,
+            llc_bytes: 1 << 20,
+            llc_source: "test",
+        },
+    });
+    let spills = p.plan::<smooth>(&signal, 0..windows).unwrap();
+    assert_eq!(spills.mode, Mode::Sqrt);
+    insta::assert_snapshot!("plan_spills", spills.to_string());
+
+    let mut p = Onsets::new(
+        config
+            .with_checkpoints(Checkpoints::Every(4))
+            .with_mode(Mode::Sqrt),
+        (),
+    )
+    .unwrap();
+    p.set_planner(planner(1024));
+    insta::assert_snapshot!(
+        "plan_forced_sqrt",
+        p.plan::<smooth>(&signal, 10..20).unwrap().to_string()
+    );
+}
+
+#[test]
+fn report_template() {
+    let run = Measured {
+        wall: Duration::from_millis(3410),
+        cpu: Duration::from_millis(3300),
+        peak_rss: 40 << 20,
+        minor_faults: 1200,
+        major_faults: 0,
+        read_bytes: 0,
+        write_bytes: 0,
+    };
+    let baseline = Measured {
+        wall: Duration::from_millis(3350),
+        peak_rss: 2200 << 20,
+        major_faults: 12,
+        ..run
+    };
+    let mut counters = Counters::default();
+    counters.stages.push(StageCounters {
+        name: "spectrum",
+        evaluations: 155_000,
+        cache_hits: 154_000,
+        ..StageCounters::default()
+    });
+    counters.evictions = 140_000;
+    counters.live_bytes_high_water = 8 << 20;
+    let report = Report {
+        mode: Mode::Sqrt,
+        requested: Mode::Auto,
+        window: 4096,
+        hop: 1024,
+        k: 16,
+        lru_bytes: 8 << 20,
+        workers: 1,
+        windows: 155_000,
+        run,
+        baseline: Some(baseline),
+        baseline_estimated: false,
+        outputs: Verification::Identical,
+        counters,
+    };
+    insta::assert_snapshot!("report", report.to_string());
+}
