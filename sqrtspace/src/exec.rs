@@ -833,19 +833,12 @@ impl<G: Graph> Pipeline<G> {
     {
         let available = self.windows_available();
         let end = t.min(available);
-        if self.core.k == 0
-            || matches!(
-                self.core.config.checkpoints,
-                crate::config::Checkpoints::Every(_)
-            )
-        {
-            self.core.k = self.planner.k_for(
-                &self.core.config,
-                None,
-                span::<G>(self.core.config.window, self.core.config.hop),
-                G::state_bytes(),
-            );
-        }
+        // The stream's length is unknown: k is the configured one, or the default raised to
+        // the dependency span.
+        let c = &self.core.config;
+        self.core.k = self
+            .planner
+            .k_for(c, None, span::<G>(c.window, c.hop), G::state_bytes());
         let first = self.input.first;
         {
             let frames = Frames {

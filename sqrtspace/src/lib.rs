@@ -108,3 +108,8 @@ pub use plan::{Machine, Plan, Planner};
 
 #[doc(inline)]
 pub use sqrtspace_macros::{pipeline, stage};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -66,7 +66,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         );
         helpers.extend(quote! {
             #[doc(hidden)]
-            #[allow(non_camel_case_types)]
+            #[allow(non_camel_case_types, unreachable_pub)]
             #[diagnostic::on_unimplemented(message = #msg, label = #label, note = #note)]
             pub trait #sample_trait: ::core::marker::Sized {
                 fn __sqrtspace_frame(frame: &[Self]) -> &[#s];
@@ -101,7 +101,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         );
         helpers.extend(quote! {
             #[doc(hidden)]
-            #[allow(non_camel_case_types)]
+            #[allow(non_camel_case_types, unreachable_pub)]
             #[diagnostic::on_unimplemented(message = #msg, label = #label, note = #note)]
             pub trait #params_trait {
                 fn __sqrtspace_params(&self) -> &#pt;
@@ -256,7 +256,7 @@ fn marker(func: &syn::ItemFn) -> TokenStream {
         #[allow(non_camel_case_types, dead_code, unreachable_pub)]
         pub struct #name {}
 
-        #[allow(dead_code)]
+        #[allow(dead_code, unreachable_pub)]
         impl #name {
             /// A crate-wide unique id: `module_path!()::name` (`StageMeta::id`).
             #[doc(hidden)]

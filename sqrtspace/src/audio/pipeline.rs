@@ -782,7 +782,10 @@ impl AudioJob {
                 (end, streaming_k(planner, &config))
             }
         };
-        let measured = meter.stop();
+        let mut measured = meter.stop();
+        if let Some(hwm) = peak_rss_hwm() {
+            measured.peak_rss = hwm;
+        }
         Ok(AudioRun {
             requested: self.config.mode,
             mode,
@@ -829,6 +832,32 @@ impl AudioJob {
         differ += (kept.len() as u64).abs_diff(seen);
         Ok((other, Verification::Differ(differ.max(1))))
     }
+}
+
+/// The process's peak resident set size in bytes since it started (or since the last
+/// [`reset_peak_rss`]): `VmHWM` of `/proc/self/status` (Linux); `None` elsewhere.
+///
+/// Preferred over `getrusage`'s `ru_maxrss`, which survives `execve` and so starts at the
+/// parent's RSS at `fork` time (e.g. ~60 MB under `cargo run`), hiding a small process's peak.
+#[must_use]
+pub fn peak_rss_hwm() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Resets [`peak_rss_hwm`] to the current RSS (Linux ≥ 4.0: writes `5` to
+/// `/proc/self/clear_refs`), so one process can measure the peak of several runs in turn.
+/// Returns whether it worked.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 fn too_short(path: &Path, samples: u64, config: &Config, sample_rate: u32) -> AudioError {
@@ -966,12 +995,7 @@ pub fn describe_summary(summary: &ClassSummary, first: usize) -> String {
             .iter()
             .filter(|g| g.class == class)
             .count();
-        let seconds: f64 = summary
-            .segments()
-            .iter()
-            .filter(|g| g.class == class)
-            .map(|g| g.end_s - g.start_s)
-            .sum();
+        let seconds = summary.fraction(class) * summary.total_seconds();
         let _ = writeln!(
             s,
             "  {:<8} {:>6.1}% of time  {:>9.2} s  {:>6} windows  {:>5} segments",
