@@ -59,6 +59,7 @@ pub const DEFAULT_COST: u32 = 1;
     note = "implement `sqrtspace::ByteSize` for it (`impl ByteSize for {Self} {{}}` when it owns no heap memory)"
 )]
 pub trait StageOutput: Clone + ByteSize + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Clone + ByteSize + 'static> StageOutput for T {}
 
 /// A type a stateful stage may keep: cloneable (checkpoints snapshot it) and byte-counted (the
@@ -69,6 +70,7 @@ impl<T: Clone + ByteSize + 'static> StageOutput for T {}
     note = "add `#[derive(Clone)]` and `impl sqrtspace::ByteSize for {Self} {{}}`"
 )]
 pub trait StageState: Clone + ByteSize + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Clone + ByteSize + 'static> StageState for T {}
 
 /// A pipeline stage. `#[stage]` implements it on a hidden marker type that shares the
