@@ -20,11 +20,11 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{bench_mode, human, ms, report_requested, time, Lcg};
+use common::{bench_mode, human, ms, peak_rss, report_requested, time, Lcg};
 use criterion::{Criterion, Throughput};
 use num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
-use sqrtspace::{pipeline, stage, Config, Error, Meter, Mode, Pipeline, Usage, MIB};
+use sqrtspace::{pipeline, stage, Config, Error, Meter, Mode, Pipeline, MIB};
 
 /// Sample rate of the synthetic signal, Hz.
 const SAMPLE_RATE: f32 = 44_100.0;
@@ -404,7 +404,7 @@ fn report() {
             human(c.live_bytes_high_water as u64),
             human(c.lru_high_water as u64),
             human(pipe.ring().high_water() as u64),
-            human(Usage::now().peak_rss),
+            human(peak_rss()),
             ms(took),
             ms(generating)
         );
@@ -415,7 +415,7 @@ fn report() {
         "\n-- the {WINDOWS}-window signal is held in memory from here on ({})",
         human((signal.len() * 4) as u64)
     );
-    println!("process peak RSS now {}", human(Usage::now().peak_rss));
+    println!("process peak RSS now {}", human(peak_rss()));
 
     // Same outputs everywhere.
     let mut fused_out = Vec::new();

@@ -15,9 +15,9 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use common::{bench_mode, human, median, ms, report_requested, time, Lcg};
+use common::{bench_mode, human, median, ms, peak_rss, report_requested, time, Lcg};
 use criterion::Criterion;
-use sqrtspace::{pipeline, stage, Checkpoints, Config, Counters, Meter, Mode, Pipeline, Usage};
+use sqrtspace::{pipeline, stage, Checkpoints, Config, Counters, Meter, Mode, Pipeline};
 
 /// Frame length and hop, samples.
 const WINDOW: usize = 4;
@@ -181,6 +181,7 @@ fn run_lookups(
     sig: &[f32],
     ts: &[u64],
     expect: Option<&[bool]>,
+    reset_each: bool,
 ) -> Lookups {
     let n = Walk::STAGES.len();
     let mut out = Lookups {
@@ -192,7 +193,12 @@ fn run_lookups(
     let stage = |c: &Counters, i: usize| (c.stages[i].replayed_windows, c.stages[i].evaluations);
     for &t in ts {
         let before = p.counters();
-        let (took, r) = time(|| p.evaluate::<flag>(sig, t..t + 1));
+        let (took, r) = time(|| {
+            if reset_each {
+                p.reset();
+            }
+            p.evaluate::<flag>(sig, t..t + 1)
+        });
         let got = r.expect("the chain cannot fail");
         let after = p.counters();
         out.times.push(took);
@@ -233,7 +239,7 @@ fn report() {
     );
     println!(
         "stages {names:?}; process peak RSS with the signal loaded: {}",
-        human(Usage::now().peak_rss)
+        human(peak_rss())
     );
 
     // (a) sqrt with checkpoints every k.
@@ -255,7 +261,7 @@ fn report() {
         human(p.ring().high_water() as u64)
     );
     let m = Meter::start();
-    let a = run_lookups(&mut p, &sig, &ts, Some(&flags));
+    let a = run_lookups(&mut p, &sig, &ts, Some(&flags), false);
     let cpu_a = m.stop().cpu;
     let total_a: Duration = a.times.iter().sum();
     println!(
@@ -286,7 +292,7 @@ fn report() {
         .iter()
         .map(|&t| (t / k * k + 1).min(windows - 1))
         .collect();
-    let fixed = run_lookups(&mut p, &sig, &at_checkpoints, Some(&flags));
+    let fixed = run_lookups(&mut p, &sig, &at_checkpoints, Some(&flags), false);
     println!(
         "  the same {LOOKUPS} lookups moved to the window after their checkpoint (no replay): mean {} / median {} per lookup, max evaluations per stage {:?}",
         us(fixed.mean()),
@@ -299,40 +305,54 @@ fn report() {
         human(c.live_bytes_high_water as u64),
         human(c.lru_high_water as u64),
         human(p.ring().high_water() as u64),
-        human(Usage::now().peak_rss)
+        human(peak_rss())
     );
     drop(p);
 
-    // (b) no checkpoints: every lookup replays from window 0 (or from where the last one
-    // stopped, when that is before the window asked for).
+    // (b) no checkpoints: each lookup replays its stateful stages from window 0. Measured
+    // twice: with `reset()` before each lookup (a true replay from 0), and as the engine runs
+    // a series (it continues from its last position when the next window is later).
     println!("\n-- (b) sqrt mode, checkpoint ring of 0 bytes (no checkpoint fits: lookups replay from window 0)");
-    let mut p = walk(Mode::Sqrt, Checkpoints::Every(k), LRU, Some(0));
-    let m = Meter::start();
-    let b = run_lookups(&mut p, &sig, &ts[..REPLAY_LOOKUPS], Some(&flags));
-    let cpu_b = m.stop().cpu;
-    let total_b: Duration = b.times.iter().sum();
-    let replayed_b = b.total_replayed.iter().sum::<u64>() as f64 / REPLAY_LOOKUPS as f64;
-    println!(
-        "{REPLAY_LOOKUPS} lookups (the first {REPLAY_LOOKUPS} of the same {LOOKUPS}): total {} (process CPU {}), per lookup mean {} (mean {replayed_b:.0} windows replayed over all stages, max per stage {:?})",
-        ms(total_b),
-        ms(cpu_b),
-        us(b.mean()),
-        b.max_replayed
-    );
-    println!(
-        "EXTRAPOLATED to {LOOKUPS} lookups: {:.2} s ({}x the measured {REPLAY_LOOKUPS}), i.e. {:.0}x the time of (a)",
-        b.mean().as_secs_f64() * LOOKUPS as f64,
-        LOOKUPS / REPLAY_LOOKUPS,
-        b.mean().as_secs_f64() / a.mean().as_secs_f64()
-    );
-    let c = p.counters();
-    println!(
-        "checkpoints saved {}; live-bytes high-water {}; process peak RSS {}",
-        c.checkpoint_saves,
-        human(c.live_bytes_high_water as u64),
-        human(Usage::now().peak_rss)
-    );
-    drop(p);
+    for (reset_each, how) in [
+        (
+            true,
+            "reset() before each lookup: every lookup replays from window 0",
+        ),
+        (
+            false,
+            "one series, no reset: a later window continues from the previous lookup's position",
+        ),
+    ] {
+        let mut p = walk(Mode::Sqrt, Checkpoints::Every(k), LRU, Some(0));
+        let m = Meter::start();
+        let b = run_lookups(
+            &mut p,
+            &sig,
+            &ts[..REPLAY_LOOKUPS],
+            Some(&flags),
+            reset_each,
+        );
+        let cpu_b = m.stop().cpu;
+        let total_b: Duration = b.times.iter().sum();
+        let replayed_b = b.total_replayed.iter().sum::<u64>() as f64 / REPLAY_LOOKUPS as f64;
+        let c = p.counters();
+        println!("{how}:");
+        println!(
+            "  {REPLAY_LOOKUPS} lookups measured (the first {REPLAY_LOOKUPS} of the same {LOOKUPS}): total {} (process CPU {}), per lookup mean {}; mean {replayed_b:.0} windows replayed per lookup, max per stage {:?}",
+            ms(total_b),
+            ms(cpu_b),
+            us(b.mean()),
+            b.max_replayed
+        );
+        println!(
+            "  EXTRAPOLATED to {LOOKUPS} lookups (mean x {LOOKUPS}): {:.1} s, {:.0}x the time of (a); checkpoints saved {}; live-bytes high-water {}; process peak RSS {}",
+            b.mean().as_secs_f64() * LOOKUPS as f64,
+            b.mean().as_secs_f64() / a.mean().as_secs_f64(),
+            c.checkpoint_saves,
+            human(c.live_bytes_high_water as u64),
+            human(peak_rss())
+        );
+    }
 
     // (c) classic: materialise every window of every stage, then index.
     println!("\n-- (c) classic mode: evaluate::<flag> over 0..{windows} (every stage materialised), then index");
@@ -355,7 +375,7 @@ fn report() {
         us(answer),
         human(c.live_bytes_high_water as u64),
         human(all.capacity() as u64),
-        human(Usage::now().peak_rss)
+        human(peak_rss())
     );
     drop(p);
     drop(all);
@@ -384,7 +404,7 @@ fn report() {
                 black_box(f);
             })
             .expect("the chain cannot fail");
-            run_lookups(&mut p, s, &ts, None);
+            run_lookups(&mut p, s, &ts, None, false);
             let c = p.counters();
             (
                 c.live_bytes_high_water,
