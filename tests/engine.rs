@@ -333,7 +333,7 @@ fn ring_wraparound_evicts_oldest_and_stays_correct() {
 #[test]
 fn lru_byte_accounting_is_exact() {
     let signal: Vec<f32> = (0..300).map(|i| i as f32).collect();
-    let c = config(8, 3, 4, 3000).with_mode(Mode::Sqrt);
+    let c = config(8, 3, 4, 600).with_mode(Mode::Sqrt);
     let windows = c.windows_in(signal.len() as u64);
     let mut p = Mixed::new(c, PARAMS).unwrap();
     p.evaluate::<mix>(&signal, 0..windows).unwrap();
@@ -357,7 +357,7 @@ fn lru_byte_accounting_is_exact() {
         "the LRU charges exactly the bytes of what it holds"
     );
     assert_eq!(p.lru().len(), p.lru().keys().count());
-    assert!(p.lru().bytes() <= 3000);
+    assert!(p.lru().bytes() <= 600);
     assert!(p.counters().evictions > 0);
 }
 

@@ -5,6 +5,33 @@
 //! eviction. One budget is shared by all stages.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiplicative hasher for the engine's own integer keys (stage index, window index). The
+/// keys are not attacker-controlled, so SipHash's flooding protection buys nothing here; this is
+/// the FxHash mixing step of rustc (`rustc-hash`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IndexHasher(u64);
+
+impl Hasher for IndexHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` keyed by engine indices, hashed with [`IndexHasher`].
+pub type IndexMap<K, V> = HashMap<K, V, BuildHasherDefault<IndexHasher>>;
 
 /// A cache key: stage index in the pipeline and window index `t`.
 pub type Key = (usize, u64);
@@ -33,7 +60,7 @@ pub struct Lru {
     evictions: u64,
     nodes: Vec<Node>,
     free: Vec<usize>,
-    index: HashMap<Key, usize>,
+    index: IndexMap<Key, usize>,
     head: usize,
     tail: usize,
 }
@@ -49,7 +76,7 @@ impl Lru {
             evictions: 0,
             nodes: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: IndexMap::default(),
             head: NIL,
             tail: NIL,
         }
@@ -114,6 +141,23 @@ impl Lru {
         self.head = n;
         if self.tail == NIL {
             self.tail = n;
+        }
+    }
+
+    /// Changes the budget, evicting least recently used unpinned entries (reported to `evict`)
+    /// until the bytes held fit it.
+    pub fn set_budget(&mut self, budget: usize, mut evict: impl FnMut(Key)) {
+        self.budget = budget;
+        let mut cur = self.tail;
+        while self.bytes > self.budget && cur != NIL {
+            let prev = self.nodes[cur].prev;
+            if self.nodes[cur].pins == 0 {
+                let k = self.nodes[cur].key;
+                self.remove_node(cur);
+                self.evictions += 1;
+                evict(k);
+            }
+            cur = prev;
         }
     }
 

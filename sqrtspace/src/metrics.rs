@@ -83,7 +83,7 @@ impl Counters {
 /// Process resource usage at one instant (Linux: getrusage(2) and `/proc/self/io`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// Peak resident set size of the process so far, bytes (`ru_maxrss`).
+    /// Peak resident set size of the process so far, bytes (`VmHWM`, else `ru_maxrss`).
     pub peak_rss: u64,
     /// Minor page faults (`ru_minflt`).
     pub minor_faults: u64,
@@ -111,7 +111,7 @@ impl Usage {
         let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
         let (read_bytes, write_bytes) = proc_io();
         Usage {
-            peak_rss: ru.ru_maxrss as u64 * 1024,
+            peak_rss: vm_hwm().unwrap_or(ru.ru_maxrss as u64 * 1024),
             minor_faults: ru.ru_minflt as u64,
             major_faults: ru.ru_majflt as u64,
             cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
@@ -119,6 +119,15 @@ impl Usage {
             write_bytes,
         }
     }
+}
+
+/// `VmHWM` of `/proc/self/status` in bytes: this process's own RSS high-water mark
+/// (`ru_maxrss` can carry a parent's peak across fork and exec).
+fn vm_hwm() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn proc_io() -> (u64, u64) {

@@ -136,6 +136,19 @@ impl Planner {
         (k, why)
     }
 
+    /// The LRU budget for `mode`: the configured one, capped in sqrt mode at 0.6 x LLC (the
+    /// spec's guard rail: hot outputs should stay cache-resident; a larger LRU only adds page
+    /// faults and cache misses when outputs are re-read within the dependency span).
+    #[must_use]
+    pub fn lru_for(&self, config: &Config, mode: Mode) -> usize {
+        match mode {
+            Mode::Sqrt => config
+                .lru_bytes
+                .min(usize::try_from(self.machine.llc_bytes * 6 / 10).unwrap_or(usize::MAX)),
+            _ => config.lru_bytes,
+        }
+    }
+
     /// [`k_with_reason`](Self::k_with_reason) without the reason.
     #[must_use]
     pub fn k_for(
@@ -163,7 +176,10 @@ impl Planner {
     ) -> Plan {
         let windows = range.end - range.start;
         let span = crate::exec::span::<G>(config.window, config.hop);
-        let (k, k_reason) = self.k_with_reason(config, Some(range.end), span, state_bytes);
+        // k depends on the signal, not on the request, so that successive requests on one
+        // signal share one grid of checkpoints.
+        let total_windows = config.windows_in(signal_samples as u64).max(range.end);
+        let (k, k_reason) = self.k_with_reason(config, Some(total_windows), span, state_bytes);
         let intermediates: u64 = need
             .iter()
             .zip(per_window)
@@ -173,7 +189,7 @@ impl Planner {
         let classic_bytes = intermediates + signal_bytes;
         let checkpoints =
             (state_bytes as u64 * range.end.div_ceil(k)).min(config.checkpoint_bytes as u64);
-        let sqrt_bytes = (config.lru_bytes as u64).min(intermediates) + checkpoints;
+        let sqrt_bytes = (self.lru_for(config, Mode::Sqrt) as u64).min(intermediates) + checkpoints;
         let ram = config.ram_budget.unwrap_or(self.machine.ram_available);
         let llc = self.machine.llc_bytes;
         let (mode, reason) = match config.mode {
@@ -211,7 +227,7 @@ impl Planner {
             windows,
             k,
             k_reason,
-            lru_bytes: config.lru_bytes,
+            lru_bytes: self.lru_for(config, mode),
             checkpoint_bytes: config.checkpoint_bytes,
             classic_bytes,
             sqrt_bytes,

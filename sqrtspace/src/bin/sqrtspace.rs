@@ -1,1 +1,6 @@
-fn main() {}
+//! The `sqrtspace` command-line tool: `demo audio`, `plan --print`, `bench audio`, `plot`.
+//! Everything lives in [`sqrtspace::cli`]; run `sqrtspace --help`.
+
+fn main() -> std::process::ExitCode {
+    sqrtspace::cli::main()
+}

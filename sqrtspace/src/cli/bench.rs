@@ -1,0 +1,717 @@
+//! `sqrtspace bench audio`: the window × k × LRU matrix in process, and `--extreme`: classic,
+//! sqrt and auto in fresh processes over inputs that fit, barely fit and spill the RAM budget.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::{job_of, mib, parse_size, BandArgs, CliError, EngineArgs, InputArgs, BENCH_INPUT};
+use crate::audio::pipeline::{estimate_for, repeat_for_seconds};
+use crate::audio::{
+    demo_config, fused_loop, peak_rss_hwm, reset_peak_rss, AudioError, AudioParams, AudioPipeline,
+    AudioReader, OutputDigest, WindowClass,
+};
+use crate::plan::human;
+use crate::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
+
+/// Arguments of `bench audio`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Recording to loop (WAV PCM, FLAC or Ogg Vorbis). Default: the shipped
+    /// `assets/loop_amen_full.flac` (6.9 s drum loop, 44.1 kHz).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Seconds of (looped) audio for the matrix; decoded once into memory, so the matrix
+    /// times the pipeline, not the decoder.
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    pub seconds: f64,
+    /// Window sizes of the matrix, in samples (comma-separated); the hop is window / 4.
+    #[arg(long, value_name = "N,..", value_delimiter = ',', default_values_t = [2048usize, 4096, 8192])]
+    pub windows: Vec<usize>,
+    /// Checkpoint intervals of the matrix, in windows (comma-separated).
+    #[arg(long = "k", value_name = "N,..", value_delimiter = ',', default_values_t = [8u64, 16, 32])]
+    pub ks: Vec<u64>,
+    /// LRU budgets of the matrix, in MiB (comma-separated).
+    #[arg(long = "lru-mb", value_name = "MIB,..", value_delimiter = ',', default_values_t = [32.0, 64.0, 128.0])]
+    pub lrus: Vec<f64>,
+    /// Time each matrix cell this many times and keep the fastest.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Write every row (matrix or extreme) to FILE as CSV, for `sqrtspace plot`.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Run classic, sqrt and auto each in a fresh process (true peak RSS, decoding included)
+    /// over three input sizes whose estimated classic working set is ~10%, ~90% and ~150% of
+    /// the RAM budget; every child runs under an address-space limit of the budget, so classic
+    /// on the spilling size fails fast instead of exhausting the machine.
+    #[arg(long)]
+    pub extreme: bool,
+    /// RAM budget for `--extreme` (default: the OS's available memory; without it, classic
+    /// children may fill the machine's RAM). A size: `2G`, `1536M`, bytes with `B`; a bare
+    /// number is MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub ram_budget: Option<u64>,
+}
+
+/// Arguments of the hidden `__bench-child` command: one run, one result line.
+#[derive(Debug, Args)]
+pub struct ChildArgs {
+    /// Input recording and looping.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Engine configuration.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Band and classifier thresholds.
+    #[command(flatten)]
+    pub band: BandArgs,
+    /// Address-space limit (RLIMIT_AS) of this process, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub limit_as: Option<u64>,
+}
+
+/// One row of the benchmark CSV (both suites).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BenchRow {
+    /// `matrix` or `extreme`.
+    pub suite: String,
+    /// Input size label: `modest`, `fits`, `barely`, `spills`.
+    pub size: String,
+    /// Hours of audio.
+    pub hours: f64,
+    /// The mode requested: `fused`, `classic`, `sqrt`, `auto`.
+    pub requested: String,
+    /// The mode that ran.
+    pub mode: String,
+    /// Window, samples.
+    pub window: usize,
+    /// Hop, samples.
+    pub hop: usize,
+    /// Checkpoint interval (0: not applicable).
+    pub k: u64,
+    /// LRU budget, MiB (0: not applicable).
+    pub lru_mb: f64,
+    /// Windows evaluated.
+    pub windows: u64,
+    /// Wall time, s.
+    pub wall_s: f64,
+    /// Of which decoding, s.
+    pub decode_s: f64,
+    /// Peak RSS, MiB.
+    pub peak_rss_mb: f64,
+    /// Major page faults.
+    pub major_faults: u64,
+    /// Windows per second of wall time.
+    pub windows_per_s: f64,
+    /// Wall time over the fused loop's (same window), when measured.
+    pub vs_fused: Option<f64>,
+    /// The planner's estimate of classic's working set, MiB.
+    pub classic_est_mb: f64,
+    /// `ok`, or why it failed.
+    pub status: String,
+    /// Output comparison with the reference run.
+    pub outputs: String,
+    /// Why auto chose its mode.
+    pub reason: String,
+}
+
+/// Runs `bench audio`.
+pub fn run(a: &BenchArgs) -> Result<(), CliError> {
+    let path = a.input.clone().unwrap_or_else(|| {
+        let p = PathBuf::from(BENCH_INPUT);
+        p.canonicalize().unwrap_or(p)
+    });
+    let mut csv = match &a.csv {
+        Some(p) => Some((
+            p.clone(),
+            csv::Writer::from_path(p).map_err(|source| CliError::Csv {
+                path: p.clone(),
+                source,
+            })?,
+        )),
+        None => None,
+    };
+    let mut emit = |row: &BenchRow| -> Result<(), CliError> {
+        if let Some((p, w)) = csv.as_mut() {
+            w.serialize(row).map_err(|source| CliError::Csv {
+                path: p.clone(),
+                source,
+            })?;
+            w.flush().map_err(|source| CliError::Io {
+                action: "write the CSV file",
+                path: p.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    };
+    if a.extreme {
+        extreme(a, &path, &mut emit)
+    } else {
+        matrix(a, &path, &mut emit)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The in-process matrix.
+
+fn matrix(
+    a: &BenchArgs,
+    path: &Path,
+    emit: &mut dyn FnMut(&BenchRow) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let reader = AudioReader::open(path).map_err(AudioError::from)?;
+    let sr = reader.sample_rate();
+    let n = reader
+        .duration_samples()
+        .ok_or_else(|| AudioError::UnknownLength {
+            path: path.to_path_buf(),
+        })?;
+    let repeat = repeat_for_seconds(path, n, sr, a.seconds)?;
+    drop(reader);
+    let start = Instant::now();
+    let mut reader = AudioReader::with_repeat(path, repeat).map_err(AudioError::from)?;
+    let mut signal =
+        Vec::with_capacity(usize::try_from(reader.total_samples().unwrap_or(0)).unwrap_or(0));
+    while let Some(c) = reader.next_chunk().map_err(AudioError::from)? {
+        signal.extend_from_slice(c);
+    }
+    let decode = start.elapsed();
+    let params = AudioParams::new(sr);
+    let hours = signal.len() as f64 / f64::from(sr) / 3600.0;
+    let peak_note = if reset_peak_rss() {
+        "per run (VmHWM reset before each)"
+    } else {
+        "process high-water so far"
+    };
+    println!(
+        "Input: {} ×{repeat} = {:.1} s at {sr} Hz ({} samples, decoded once into memory in {:.2} s, {} resident for every row)",
+        path.display(),
+        signal.len() as f64 / f64::from(sr),
+        signal.len(),
+        decode.as_secs_f64(),
+        human(signal.len() as u64 * 4)
+    );
+    println!(
+        "Hop = window / 4. Time: fastest of {} run(s). Peak RSS: {peak_note}.",
+        a.runs
+    );
+    println!(
+        "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9} {:>11} {:>11} {:>9}  outputs",
+        "mode",
+        "window",
+        "hop",
+        "k",
+        "LRU MiB",
+        "windows",
+        "time s",
+        "windows/s",
+        "peak RSS",
+        "vs fused"
+    );
+    let planner = Planner::from_machine();
+    // Order: fused, then every sqrt cell, then classic (largest last, so it does not inflate
+    // the others' peaks when VmHWM cannot be reset).
+    let mut fused: Vec<(usize, Duration, OutputDigest)> = Vec::new();
+    for &w in &a.windows {
+        let config = cell_config(w, 8, 0.0)?;
+        params.check(w)?;
+        let mut best = (Duration::MAX, OutputDigest::default(), 0u64);
+        for _ in 0..a.runs {
+            reset_peak_rss();
+            let mut d = OutputDigest::default();
+            let m = Meter::start();
+            let windows = fused_loop(&signal, &config, &params, |t, o| d.push(t, &o));
+            let wall = m.stop().wall;
+            if wall < best.0 {
+                best = (wall, d, windows);
+            }
+        }
+        fused.push((w, best.0, best.1));
+        let row = row(
+            "matrix",
+            "modest",
+            hours,
+            "fused",
+            "fused",
+            &config,
+            0,
+            0.0,
+            best.2,
+            best.0,
+            Duration::ZERO,
+            Some(1.0),
+            "reference",
+        );
+        print_row(&row);
+        emit(&row)?;
+    }
+    let fused_of = |w: usize| fused.iter().find(|f| f.0 == w).map(|f| (f.1, f.2));
+    for &w in &a.windows {
+        for &k in &a.ks {
+            for &lru in &a.lrus {
+                let config = cell_config(w, k, lru)?.with_mode(Mode::Sqrt);
+                let (wall, digest, windows, faults) =
+                    time_engine(&signal, &config, &params, &planner, a.runs)?;
+                let (fw, fd) = fused_of(w).unwrap_or((wall, digest));
+                let outputs = if fd == digest {
+                    "identical to fused"
+                } else {
+                    "DIFFER from fused"
+                };
+                let mut r = row(
+                    "matrix",
+                    "modest",
+                    hours,
+                    "sqrt",
+                    "sqrt",
+                    &config,
+                    k,
+                    lru,
+                    windows,
+                    wall,
+                    Duration::ZERO,
+                    Some(ratio(wall, fw)),
+                    outputs,
+                );
+                r.major_faults = faults;
+                print_row(&r);
+                emit(&r)?;
+            }
+        }
+    }
+    for &w in &a.windows {
+        let config = cell_config(w, 8, 0.0)?.with_mode(Mode::Classic);
+        let (wall, digest, windows, faults) =
+            time_engine(&signal, &config, &params, &planner, a.runs)?;
+        let (fw, fd) = fused_of(w).unwrap_or((wall, digest));
+        let outputs = if fd == digest {
+            "identical to fused"
+        } else {
+            "DIFFER from fused"
+        };
+        let mut r = row(
+            "matrix",
+            "modest",
+            hours,
+            "classic",
+            "classic",
+            &config,
+            0,
+            0.0,
+            windows,
+            wall,
+            Duration::ZERO,
+            Some(ratio(wall, fw)),
+            outputs,
+        );
+        r.major_faults = faults;
+        print_row(&r);
+        emit(&r)?;
+    }
+    Ok(())
+}
+
+fn cell_config(window: usize, k: u64, lru_mb: f64) -> Result<Config, CliError> {
+    let c = demo_config()
+        .with_window(window)
+        .with_hop((window / 4).max(1))
+        .with_checkpoints(Checkpoints::Every(k.max(1)))
+        .with_lru_bytes((lru_mb * MIB as f64) as usize);
+    c.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(c)
+}
+
+/// Times the engine over the in-memory signal: sqrt streams it in 32 Ki-sample chunks through
+/// `Pipeline::stream` (the path `demo audio` uses, minus the decoder); classic evaluates the
+/// whole range. Returns the fastest wall time, the digest, the windows and major faults.
+fn time_engine(
+    signal: &[f32],
+    config: &Config,
+    params: &AudioParams,
+    planner: &Planner,
+    runs: u32,
+) -> Result<(Duration, OutputDigest, u64, u64), CliError> {
+    let mut best = (Duration::MAX, OutputDigest::default(), 0u64, 0u64);
+    for _ in 0..runs {
+        let mut pipe = AudioPipeline::new(config.clone(), *params).map_err(AudioError::from)?;
+        pipe.set_planner(planner.clone());
+        let mut d = OutputDigest::default();
+        reset_peak_rss();
+        let m = Meter::start();
+        let windows = if config.mode == Mode::Classic {
+            let windows = config.windows_in(signal.len() as u64);
+            pipe.evaluate_with::<crate::audio::pipeline::smooth>(signal, 0..windows, |t, o| {
+                d.push(t, &o)
+            })
+            .map_err(AudioError::from)?;
+            windows
+        } else {
+            let chunks = signal.chunks(1 << 15).map(Ok::<_, crate::Error>);
+            pipe.stream(chunks, |t, o: WindowClass| d.push(t, &o))
+                .map_err(AudioError::from)?
+                .windows
+        };
+        let measured = m.stop();
+        if measured.wall < best.0 {
+            best = (measured.wall, d, windows, measured.major_faults);
+        }
+    }
+    Ok(best)
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-12)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one table row, built in three places"
+)]
+fn row(
+    suite: &str,
+    size: &str,
+    hours: f64,
+    requested: &str,
+    mode: &str,
+    config: &Config,
+    k: u64,
+    lru_mb: f64,
+    windows: u64,
+    wall: Duration,
+    decode: Duration,
+    vs_fused: Option<f64>,
+    outputs: &str,
+) -> BenchRow {
+    let peak = peak_rss_hwm().unwrap_or_else(|| crate::Usage::now().peak_rss);
+    BenchRow {
+        suite: suite.into(),
+        size: size.into(),
+        hours,
+        requested: requested.into(),
+        mode: mode.into(),
+        window: config.window,
+        hop: config.hop,
+        k,
+        lru_mb,
+        windows,
+        wall_s: wall.as_secs_f64(),
+        decode_s: decode.as_secs_f64(),
+        peak_rss_mb: mib(peak),
+        major_faults: 0,
+        windows_per_s: windows as f64 / wall.as_secs_f64().max(1e-12),
+        vs_fused,
+        classic_est_mb: 0.0,
+        status: "ok".into(),
+        outputs: outputs.into(),
+        reason: String::new(),
+    }
+}
+
+fn print_row(r: &BenchRow) {
+    let k = if r.k == 0 {
+        "-".to_string()
+    } else {
+        r.k.to_string()
+    };
+    let lru = if r.lru_mb == 0.0 {
+        "-".to_string()
+    } else {
+        format!("{}", r.lru_mb)
+    };
+    let vs = r.vs_fused.map_or("-".to_string(), |v| format!("{v:.3}x"));
+    println!(
+        "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9.3} {:>11.0} {:>7.1} MiB {:>9}  {}",
+        r.mode,
+        r.window,
+        r.hop,
+        k,
+        lru,
+        r.windows,
+        r.wall_s,
+        r.windows_per_s,
+        r.peak_rss_mb,
+        vs,
+        r.outputs
+    );
+    let _ = std::io::stdout().flush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// --extreme: fresh processes.
+
+/// The line prefix of a child's result.
+const RESULT_TAG: &str = "@@sqrtspace-bench ";
+
+/// What a child reports on its result line (one headerless CSV record).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ChildResult {
+    requested: String,
+    mode: String,
+    windows: u64,
+    samples: u64,
+    seconds: f64,
+    wall_s: f64,
+    decode_s: f64,
+    peak_rss: u64,
+    major_faults: u64,
+    digest: String,
+    classic_est: u64,
+    reason: String,
+}
+
+/// Runs `__bench-child`: sets the address-space limit, runs the job (decoding included),
+/// prints one result line.
+pub fn child(a: &ChildArgs) -> Result<(), CliError> {
+    if let Some(bytes) = a.limit_as {
+        limit_address_space(bytes).map_err(|source| CliError::Io {
+            action: "set RLIMIT_AS for",
+            path: "this process".into(),
+            source,
+        })?;
+    }
+    let job = job_of(&a.input, &a.engine, &a.band, BENCH_INPUT)?;
+    let planner = Planner::from_machine();
+    let run = job.run(&planner, &mut |_| {}, &mut |_, _| {})?;
+    let result = ChildResult {
+        requested: run.requested.to_string(),
+        mode: run.mode.to_string(),
+        windows: run.end.windows,
+        samples: run.end.samples,
+        seconds: run.seconds(),
+        wall_s: run.measured.wall.as_secs_f64(),
+        decode_s: run.decode.as_secs_f64(),
+        peak_rss: run.measured.peak_rss,
+        major_faults: run.measured.major_faults,
+        digest: format!("{:016x}:{}", run.digest.hash, run.digest.windows),
+        classic_est: run.plan.classic_bytes,
+        reason: run.plan.reason.clone(),
+    };
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.serialize(&result).map_err(|source| CliError::Csv {
+        path: "-".into(),
+        source,
+    })?;
+    let line = w.into_inner().map_err(|e| CliError::Usage(e.to_string()))?;
+    print!("{RESULT_TAG}{}", String::from_utf8_lossy(&line));
+    Ok(())
+}
+
+/// Lowers this process's address-space limit (soft and hard) to `bytes`.
+#[allow(unsafe_code, reason = "setrlimit(2) has no safe wrapper in std")]
+fn limit_address_space(bytes: u64) -> std::io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: setrlimit only reads the plain struct we pass by reference.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn extreme(
+    a: &BenchArgs,
+    path: &Path,
+    emit: &mut dyn FnMut(&BenchRow) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let machine = Machine::probe();
+    let budget = a.ram_budget.unwrap_or(machine.ram_available);
+    let planner = Planner { machine };
+    let reader = AudioReader::open(path).map_err(AudioError::from)?;
+    let sr = reader.sample_rate();
+    let n = reader
+        .duration_samples()
+        .ok_or_else(|| AudioError::UnknownLength {
+            path: path.to_path_buf(),
+        })?;
+    drop(reader);
+    let params = AudioParams::new(sr);
+    let config = demo_config().with_ram_budget(budget);
+    params.check(config.window)?;
+    let per_hour = estimate_for(&config, &params, Some(u64::from(sr) * 3600), &planner)
+        .plan
+        .classic_bytes;
+    let exe = std::env::current_exe().map_err(|source| CliError::Io {
+        action: "locate the running executable",
+        path: "sqrtspace".into(),
+        source,
+    })?;
+    println!(
+        "RAM budget {} ({}); classic's estimated working set: {} per hour of {sr} Hz audio (window {}, hop {}).",
+        human(budget),
+        if a.ram_budget.is_some() { "--ram-budget" } else { "available memory" },
+        human(per_hour),
+        config.window,
+        config.hop
+    );
+    println!(
+        "Each run is a fresh process under RLIMIT_AS = {}; time and peak RSS include decoding.",
+        human(budget)
+    );
+    println!(
+        "{:<7} {:>7} {:<16} {:>9} {:>8} {:>12} {:>11} {:>12}  status / outputs",
+        "size", "hours", "mode", "time s", "decode s", "peak RSS", "windows/s", "classic est"
+    );
+    for (label, frac) in [("fits", 0.1), ("barely", 0.9), ("spills", 1.5)] {
+        let seconds = frac * budget as f64 / per_hour as f64 * 3600.0;
+        let repeat = repeat_for_seconds(path, n, sr, seconds)?;
+        let hours = (n * u64::from(repeat)) as f64 / f64::from(sr) / 3600.0;
+        let mut reference: Option<(String, &str)> = None;
+        let mut reason = String::new();
+        for mode in [Mode::Classic, Mode::Sqrt, Mode::Auto] {
+            let what = format!("{label} {mode} ×{repeat}");
+            let args: Vec<String> = vec![
+                "__bench-child".into(),
+                "--input".into(),
+                path.display().to_string(),
+                "--repeat".into(),
+                repeat.to_string(),
+                "--mode".into(),
+                mode.to_string(),
+                "--window".into(),
+                config.window.to_string(),
+                "--hop".into(),
+                config.hop.to_string(),
+                "--lru-mb".into(),
+                (config.lru_bytes as f64 / MIB as f64).to_string(),
+                "--ram-budget".into(),
+                format!("{budget}B"),
+                "--limit-as".into(),
+                budget.to_string(),
+            ];
+            let out = Command::new(&exe)
+                .args(&args)
+                .output()
+                .map_err(|source| CliError::Io {
+                    action: "start",
+                    path: exe.clone(),
+                    source,
+                })?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let mut r = BenchRow {
+                suite: "extreme".into(),
+                size: label.into(),
+                hours,
+                requested: mode.to_string(),
+                mode: mode.to_string(),
+                window: config.window,
+                hop: config.hop,
+                k: 0,
+                lru_mb: config.lru_bytes as f64 / MIB as f64,
+                windows: 0,
+                wall_s: 0.0,
+                decode_s: 0.0,
+                peak_rss_mb: 0.0,
+                major_faults: 0,
+                windows_per_s: 0.0,
+                vs_fused: None,
+                classic_est_mb: 0.0,
+                status: "ok".into(),
+                outputs: "-".into(),
+                reason: String::new(),
+            };
+            match stdout.lines().find_map(|l| l.strip_prefix(RESULT_TAG)) {
+                Some(line) if out.status.success() => {
+                    let res: ChildResult = csv::ReaderBuilder::new()
+                        .has_headers(false)
+                        .from_reader(line.as_bytes())
+                        .deserialize()
+                        .next()
+                        .ok_or_else(|| CliError::Child {
+                            what: what.clone(),
+                            message: "empty result line".into(),
+                        })?
+                        .map_err(|e| CliError::Child {
+                            what: what.clone(),
+                            message: e.to_string(),
+                        })?;
+                    r.mode = if mode == Mode::Auto {
+                        format!("auto->{}", res.mode)
+                    } else {
+                        res.mode.clone()
+                    };
+                    r.windows = res.windows;
+                    r.wall_s = res.wall_s;
+                    r.decode_s = res.decode_s;
+                    r.peak_rss_mb = mib(res.peak_rss);
+                    r.major_faults = res.major_faults;
+                    r.windows_per_s = res.windows as f64 / res.wall_s.max(1e-12);
+                    r.classic_est_mb = mib(res.classic_est);
+                    r.reason = res.reason.clone();
+                    if mode == Mode::Auto {
+                        reason = res.reason.clone();
+                    }
+                    r.outputs = match &reference {
+                        None => "reference".into(),
+                        Some((d, of)) if *d == res.digest => format!("identical to {of}"),
+                        Some((_, of)) => format!("DIFFER from {of}"),
+                    };
+                    if reference.is_none() {
+                        let of = if mode == Mode::Classic {
+                            "classic"
+                        } else {
+                            "sqrt (classic failed)"
+                        };
+                        reference = Some((res.digest, of));
+                    }
+                }
+                _ => {
+                    r.status = if out_of_memory(&out.status, &stderr) {
+                        "failed (out of memory under limit)".into()
+                    } else {
+                        format!(
+                            "failed ({}): {}",
+                            out.status,
+                            stderr.lines().last().unwrap_or("no message")
+                        )
+                    };
+                    r.classic_est_mb =
+                        mib(
+                            estimate_for(&config, &params, Some(n * u64::from(repeat)), &planner)
+                                .plan
+                                .classic_bytes,
+                        );
+                }
+            }
+            println!(
+                "{:<7} {:>7.3} {:<16} {:>9.2} {:>8.2} {:>8.1} MiB {:>11.0} {:>8.1} MiB  {}",
+                r.size,
+                r.hours,
+                r.mode,
+                r.wall_s,
+                r.decode_s,
+                r.peak_rss_mb,
+                r.windows_per_s,
+                r.classic_est_mb,
+                if r.status == "ok" {
+                    r.outputs.clone()
+                } else {
+                    r.status.clone()
+                }
+            );
+            let _ = std::io::stdout().flush();
+            emit(&r)?;
+        }
+        println!("        auto: {reason}");
+    }
+    Ok(())
+}
+
+/// Whether a child died of an allocation failure (Rust's handler prints "memory allocation of
+/// N bytes failed" and aborts).
+fn out_of_memory(status: &std::process::ExitStatus, stderr: &str) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    stderr.contains("memory allocation of")
+        || stderr.contains("capacity overflow")
+        || status.signal() == Some(libc::SIGABRT)
+}

@@ -1,0 +1,219 @@
+//! `sqrtspace demo audio`: the audio pipeline on a recording, with a summary and the report.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{
+    job_of, planner, progress_bar, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT,
+};
+use crate::audio::{describe_summary, WindowClass};
+use crate::{Mode, Verification};
+
+/// Arguments of `demo audio`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Input recording and long-form looping.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Engine configuration.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Band and classifier thresholds.
+    #[command(flatten)]
+    pub band: BandArgs,
+    /// Write one row per window (time in s, classes, features in Hz / dBFS, flux) to FILE,
+    /// streamed as the windows complete; `-` writes to standard output (the report then goes
+    /// to standard error).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Also run classic mode (or sqrt, when classic was run) on the same input and check that
+    /// every output is bit-identical; the report then compares against classic's measured
+    /// peak RSS and time instead of its estimate.
+    #[arg(long)]
+    pub verify: bool,
+    /// Segments to list in the summary.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub segments: usize,
+}
+
+/// One CSV row: a window's times, classes and features.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    /// Window index.
+    window: u64,
+    /// Start of the window's hop interval, s.
+    start_s: f64,
+    /// End of the window's hop interval, s.
+    end_s: f64,
+    /// Smoothed class.
+    class: &'static str,
+    /// Raw class.
+    raw_class: &'static str,
+    /// Spectral centroid, Hz.
+    centroid_hz: f32,
+    /// Peak frequency, Hz.
+    peak_hz: f32,
+    /// Spectral flatness (0..1).
+    flatness: f32,
+    /// Spectral kurtosis.
+    kurtosis: f32,
+    /// RMS level, dBFS.
+    rms_dbfs: f32,
+    /// Spectral flux.
+    flux: f32,
+}
+
+/// Runs `demo audio`.
+pub fn run(a: &DemoArgs) -> Result<(), CliError> {
+    let job = job_of(&a.input, &a.engine, &a.band, DEFAULT_INPUT)?;
+    let planner = planner();
+    let estimate = job.estimate(&planner)?;
+    let to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let mut csv = match &a.csv {
+        None => None,
+        Some(p) if to_stdout => Some((
+            p.clone(),
+            csv::Writer::from_writer(Box::new(std::io::stdout()) as Box<dyn Write>),
+        )),
+        Some(p) => {
+            let file = std::fs::File::create(p).map_err(|source| CliError::Io {
+                action: "create the CSV file",
+                path: p.clone(),
+                source,
+            })?;
+            Some((
+                p.clone(),
+                csv::Writer::from_writer(Box::new(std::io::BufWriter::new(file)) as Box<dyn Write>),
+            ))
+        }
+    };
+    let bar = progress_bar(estimate.seconds(), a.csv.is_some());
+    let rate = f64::from(estimate.sample_rate);
+    let hop = job.config.hop as f64;
+    let mut csv_error: Option<csv::Error> = None;
+    let mut sink = |t: u64, o: &WindowClass| {
+        let Some((_, w)) = csv.as_mut() else { return };
+        if csv_error.is_some() {
+            return;
+        }
+        let f = &o.features;
+        let row = Row {
+            window: t,
+            start_s: t as f64 * hop / rate,
+            end_s: (t + 1) as f64 * hop / rate,
+            class: o.class.as_str(),
+            raw_class: o.raw.as_str(),
+            centroid_hz: f.centroid_hz,
+            peak_hz: f.peak_hz,
+            flatness: f.flatness,
+            kurtosis: f.kurtosis,
+            rms_dbfs: f.rms_dbfs,
+            flux: o.flux,
+        };
+        if let Err(e) = w.serialize(row) {
+            csv_error = Some(e);
+        }
+    };
+    let result = job.run(
+        &planner,
+        &mut |p| bar.set_position((p.samples as f64 / rate) as u64),
+        &mut sink,
+    );
+    bar.finish_and_clear();
+    if let Some((path, mut w)) = csv.take() {
+        let flushed = w.flush().map_err(csv::Error::from);
+        if let Some(source) = csv_error.take().or(flushed.err()) {
+            return Err(CliError::Csv { path, source });
+        }
+    }
+    let main = result?;
+
+    let (baseline, outputs) = if a.verify {
+        let other = if main.mode == Mode::Classic {
+            Mode::Sqrt
+        } else {
+            Mode::Classic
+        };
+        let (run, verdict) = job.verify(&planner, &main, other)?;
+        ((other == Mode::Classic).then_some(run), verdict)
+    } else {
+        (None, Verification::NotChecked)
+    };
+
+    let mut out: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let text = render(&job, &main, baseline.as_ref(), outputs, a);
+    out.write_all(text.as_bytes())
+        .map_err(|source| CliError::Io {
+            action: "write the report to",
+            path: "standard output".into(),
+            source,
+        })?;
+    if let Verification::Differ(n) = outputs {
+        return Err(CliError::Usage(format!(
+            "{n} windows differ between modes: the stages are not deterministic"
+        )));
+    }
+    Ok(())
+}
+
+fn render(
+    job: &crate::audio::AudioJob,
+    main: &crate::audio::AudioRun,
+    baseline: Option<&crate::audio::AudioRun>,
+    outputs: Verification,
+    a: &DemoArgs,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Input: {}{} — {:.1} s at {} Hz, {} samples, {} windows (window {}, hop {} samples), {} trailing samples in no window",
+        job.input.display(),
+        if job.repeat > 1 { format!(" ×{}", job.repeat) } else { String::new() },
+        main.seconds(),
+        main.sample_rate,
+        main.end.samples,
+        main.end.windows,
+        main.config.window,
+        main.config.hop,
+        main.end.tail_samples
+    );
+    let _ = writeln!(
+        s,
+        "Band: {}..{} Hz   silence below {} dBFS   noise above flatness {}",
+        a.band.f_lo, a.band.f_hi, a.band.silence_dbfs, a.band.flatness_split
+    );
+    let _ = writeln!(s, "Why {}: {}", main.mode, main.plan.reason);
+    let _ = writeln!(s, "k: {}", main.plan.k_reason);
+    if let Some(p) = &a.csv {
+        let _ = writeln!(
+            s,
+            "CSV: {} windows written to {}",
+            main.end.windows,
+            p.display()
+        );
+    }
+    let _ = writeln!(s, "{}", describe_summary(&main.summary, a.segments));
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{}", main.report(baseline, outputs));
+    let _ = writeln!(
+        s,
+        "Outputs digest: {} (FNV-1a of every window's bits; equal digests = identical outputs)",
+        main.digest
+    );
+    let _ = writeln!(
+        s,
+        "Decode: {:.2} s of the {:.2} s   Throughput: {:.0} windows/s, {:.0}x real time",
+        main.decode.as_secs_f64(),
+        main.measured.wall.as_secs_f64(),
+        main.windows_per_second(),
+        main.seconds() / main.measured.wall.as_secs_f64().max(1e-9)
+    );
+    s
+}

@@ -1,0 +1,58 @@
+//! `sqrtspace plan --print`: the plan `auto` would follow, estimated from the file header.
+
+use clap::Args;
+
+use super::{job_of, planner, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT};
+use crate::audio::AudioPipeline;
+use crate::plan::human;
+
+/// Arguments of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Print the whole plan (mode and why, k and why, budgets, estimated working sets, bytes
+    /// per window of each stage); without it, one line: the mode and why.
+    #[arg(long)]
+    pub print: bool,
+    /// Input recording and long-form looping.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Engine configuration.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Band and classifier thresholds.
+    #[command(flatten)]
+    pub band: BandArgs,
+}
+
+/// Runs `plan`.
+pub fn run(a: &PlanArgs) -> Result<(), CliError> {
+    let job = job_of(&a.input, &a.engine, &a.band, DEFAULT_INPUT)?;
+    let e = job.estimate(&planner())?;
+    if !a.print {
+        println!("{} ({})", e.plan.mode, e.plan.reason);
+        return Ok(());
+    }
+    let length = match (e.total_samples, e.seconds()) {
+        (Some(n), Some(s)) => format!("{n} samples = {:.1} s ({:.2} h)", s, s / 3600.0),
+        _ => "unknown (the header declares no length)".to_string(),
+    };
+    println!(
+        "Input: {}{} at {} Hz: {length}",
+        job.input.display(),
+        if job.repeat > 1 {
+            format!(" ×{}", job.repeat)
+        } else {
+            String::new()
+        },
+        e.sample_rate
+    );
+    println!("Estimated from the file header (duration × repeat); nothing was decoded.");
+    println!("{}", e.plan);
+    let stages: Vec<String> = AudioPipeline::STAGES
+        .iter()
+        .zip(&e.per_window)
+        .map(|(s, b)| format!("{} {}", s.name, human(*b as u64)))
+        .collect();
+    println!("  per window:  {}", stages.join(", "));
+    Ok(())
+}

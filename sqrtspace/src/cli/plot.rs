@@ -1,0 +1,215 @@
+//! `sqrtspace plot FILE.csv`: PNG charts of time and peak RSS by mode and input size, from the
+//! rows `bench audio --csv` writes, drawn with plotters (bitmap backend, text with the
+//! embedded DejaVu Sans through ab_glyph).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use clap::Args;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::bench::BenchRow;
+use super::CliError;
+
+/// DejaVu Sans (Bitstream Vera licence; see `assets/LICENSES.md`), registered as
+/// `sans-serif` for plotters' ab_glyph text renderer.
+static FONT: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../assets/fonts/DejaVuSans.ttf"
+));
+
+/// Arguments of `plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A CSV file written by `sqrtspace bench audio --csv` (matrix or `--extreme` rows).
+    #[arg(value_name = "FILE.csv")]
+    pub csv: PathBuf,
+    /// Directory for the charts (`time.png`, `peak_rss.png`); created if missing.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+/// Runs `plot`.
+pub fn run(a: &PlotArgs) -> Result<(), CliError> {
+    let mut reader = csv::Reader::from_path(&a.csv).map_err(|source| CliError::Csv {
+        path: a.csv.clone(),
+        source,
+    })?;
+    let rows: Vec<BenchRow> = reader
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .map_err(|source| CliError::Csv {
+            path: a.csv.clone(),
+            source,
+        })?;
+    if rows.is_empty() {
+        return Err(CliError::Usage(format!(
+            "`{}` holds no benchmark rows: write one with `sqrtspace bench audio --csv FILE`",
+            a.csv.display()
+        )));
+    }
+    std::fs::create_dir_all(&a.out).map_err(|source| CliError::Io {
+        action: "create the directory",
+        path: a.out.clone(),
+        source,
+    })?;
+    register_font();
+    let by_hours = rows
+        .iter()
+        .map(|r| (r.hours * 1e6).round() as i64)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    let (x_of, x_desc): (fn(&BenchRow) -> f64, &str) = if by_hours {
+        (|r| r.hours, "input (hours of audio, log scale)")
+    } else {
+        (|r| r.window as f64, "window (samples, log scale)")
+    };
+    let time = a.out.join("time.png");
+    chart(
+        &time,
+        &rows,
+        x_of,
+        x_desc,
+        "wall time (s, log scale)",
+        "Time by mode and size",
+        |r| r.wall_s,
+    )?;
+    let rss = a.out.join("peak_rss.png");
+    chart(
+        &rss,
+        &rows,
+        x_of,
+        x_desc,
+        "peak RSS (MiB, log scale)",
+        "Peak RSS by mode and size",
+        |r| r.peak_rss_mb,
+    )?;
+    println!("wrote {} and {}", time.display(), rss.display());
+    Ok(())
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is compiled in and valid; a failure would only lose the text.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// The series a row belongs to: the requested mode (`auto` rows keep their own series).
+fn series_of(r: &BenchRow) -> String {
+    r.requested.clone()
+}
+
+fn colour(i: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 6] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(23, 190, 207),
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+fn chart(
+    path: &Path,
+    rows: &[BenchRow],
+    x_of: fn(&BenchRow) -> f64,
+    x_desc: &str,
+    y_desc: &str,
+    caption: &str,
+    y_of: fn(&BenchRow) -> f64,
+) -> Result<(), CliError> {
+    let err = |e: &dyn std::fmt::Display| CliError::Plot {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let ok: Vec<&BenchRow> = rows
+        .iter()
+        .filter(|r| r.status == "ok" && y_of(r) > 0.0 && x_of(r) > 0.0)
+        .collect();
+    let failed: Vec<&BenchRow> = rows
+        .iter()
+        .filter(|r| r.status != "ok" && x_of(r) > 0.0)
+        .collect();
+    let xs = ok.iter().chain(&failed).map(|r| x_of(r));
+    let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (y0, y1) = ok
+        .iter()
+        .map(|r| y_of(r))
+        .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    if x0 > x1 || y0 > y1 {
+        return Err(err(&"no successful rows to plot"));
+    }
+    let (x0, x1) = (x0 / 1.5, x1 * 1.5);
+    let (y0, y1) = (y0 / 2.0, y1 * 3.0);
+
+    let root = BitMapBackend::new(path, (1000, 640)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut c = ChartBuilder::on(&root)
+        .caption(caption, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+        .map_err(|e| err(&e))?;
+    c.configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+
+    let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in &ok {
+        series
+            .entry(series_of(r))
+            .or_default()
+            .push((x_of(r), y_of(r)));
+    }
+    for (i, (name, points)) in series.iter().enumerate() {
+        let col = colour(i);
+        // The line joins the mean at each x; every run is a dot.
+        let mut means: BTreeMap<i64, (f64, f64, usize)> = BTreeMap::new();
+        for &(x, y) in points {
+            let e = means.entry((x * 1e6).round() as i64).or_insert((x, 0.0, 0));
+            e.1 += y.ln();
+            e.2 += 1;
+        }
+        let line: Vec<(f64, f64)> = means
+            .values()
+            .map(|&(x, s, n)| (x, (s / n as f64).exp()))
+            .collect();
+        c.draw_series(LineSeries::new(line, col.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+        c.draw_series(points.iter().map(|&p| Circle::new(p, 4, col.filled())))
+            .map_err(|e| err(&e))?;
+    }
+    if !failed.is_empty() {
+        let red = RGBColor(214, 39, 40);
+        c.draw_series(
+            failed
+                .iter()
+                .map(|r| Cross::new((x_of(r), y1 / 1.5), 8, red.stroke_width(3))),
+        )
+        .map_err(|e| err(&e))?
+        .label("failed (out of memory under limit)")
+        .legend(move |(x, y)| Cross::new((x + 10, y), 6, red.stroke_width(2)));
+    }
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
