@@ -25,7 +25,8 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
     let model = check::check(&attr, &mut func, &mut errors);
     // Inputs arrive as `&Output` of the upstream, so `&Vec<T>` parameters are the DSL's doing,
     // not the user's choice: silence clippy's `ptr_arg` on stage functions.
-    func.attrs.push(syn::parse_quote!(#[allow(clippy::ptr_arg)]));
+    func.attrs
+        .push(syn::parse_quote!(#[allow(clippy::ptr_arg)]));
     match model {
         Some(model) if errors.is_empty() => expand::expand(&func, &model),
         _ => {
