@@ -29,9 +29,7 @@ fn main() -> ExitCode {
 }
 
 fn run(input: std::path::PathBuf) -> Result<(), AudioError> {
-    eprintln!("rss0 {}", sqrtspace::Usage::now().peak_rss >> 10);
     let planner = Planner::from_machine();
-    eprintln!("rss1 {}", sqrtspace::Usage::now().peak_rss >> 10);
     let job = AudioJob::new(&input).with_mode(Mode::Sqrt);
     let sqrt = job.run(&planner, &mut |_| {}, &mut |_, _| {})?;
     let (classic, outputs) = job.verify(&planner, &sqrt, Mode::Classic)?;

@@ -212,6 +212,18 @@ pub enum AudioError {
         /// The recording.
         path: PathBuf,
     },
+    /// Classic mode could not allocate the decoded signal.
+    #[error(
+        "classic mode could not allocate {} for the decoded signal ({samples} samples): the input \
+         does not fit in memory; use --mode sqrt (bounded memory) or --mode auto",
+        crate::plan::human(*bytes)
+    )]
+    OutOfMemory {
+        /// Bytes requested.
+        bytes: u64,
+        /// Samples of the input.
+        samples: u64,
+    },
     /// The requested long-form input needs more than `u32::MAX` passes, or a duration that is
     /// not positive and finite.
     #[error("cannot loop `{}` for {seconds} s: use a duration above 0 that needs at most 4294967295 passes", .path.display())]
@@ -523,7 +535,9 @@ pub struct AudioRun {
     pub summary: ClassSummary,
     /// Digest of every output.
     pub digest: OutputDigest,
-    /// Time, CPU, peak RSS and faults of the run (decoding included).
+    /// Time, CPU, peak RSS and faults of the run (decoding included). On Linux `peak_rss` is
+    /// this run's own peak ([`peak_rss_hwm`], reset when the run starts), elsewhere the
+    /// process's high-water mark (`ru_maxrss`).
     pub measured: Measured,
     /// Time spent inside the decoder (part of `measured.wall`).
     pub decode: Duration,
@@ -750,6 +764,8 @@ impl AudioJob {
             digest.push(t, o);
             sink(t, o);
         };
+        // This run's own peak: VmHWM restarts from the current RSS (Linux; see reset_peak_rss).
+        reset_peak_rss();
         let meter = Meter::start();
         let (end, k) = match mode {
             Mode::Classic => {
@@ -900,7 +916,16 @@ fn read_signal(
     progress: &mut dyn FnMut(Progress),
     total: Option<u64>,
 ) -> Result<Vec<f32>, AudioError> {
-    let mut signal = Vec::with_capacity(total.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
+    let mut signal: Vec<f32> = Vec::new();
+    if let Some(n) = total {
+        let too_big = || AudioError::OutOfMemory {
+            bytes: n.saturating_mul(4),
+            samples: n,
+        };
+        signal
+            .try_reserve_exact(usize::try_from(n).map_err(|_| too_big())?)
+            .map_err(|_| too_big())?;
+    }
     loop {
         let start = Instant::now();
         let chunk = reader.next_chunk();

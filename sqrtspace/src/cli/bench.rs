@@ -712,6 +712,7 @@ fn extreme(
 fn out_of_memory(status: &std::process::ExitStatus, stderr: &str) -> bool {
     use std::os::unix::process::ExitStatusExt;
     stderr.contains("memory allocation of")
+        || stderr.contains("could not allocate")
         || stderr.contains("capacity overflow")
         || status.signal() == Some(libc::SIGABRT)
 }

@@ -327,9 +327,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "k" | "kb" | "kib" => 1024.0,
         "g" | "gb" | "gib" => (1u64 << 30) as f64,
         "t" | "tb" | "tib" => (1u64 << 40) as f64,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "unknown size unit in `{s}`: use B, K, M or G (e.g. 512M, 2G); a bare number is MiB"
-        )),
+        ))
+        }
     };
     let v: f64 = num.parse().map_err(|_| {
         format!("`{s}` is not a size: use e.g. 512M, 2G or 1073741824B; a bare number is MiB")
@@ -359,7 +361,7 @@ fn progress_bar(total_seconds: Option<f64>, quiet: bool) -> indicatif::ProgressB
         None => indicatif::ProgressBar::new_spinner(),
     };
     let style = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} s of audio ({per_sec}, eta {eta})",
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} s of audio (eta {eta})",
     )
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);

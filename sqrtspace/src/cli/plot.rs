@@ -63,9 +63,9 @@ pub fn run(a: &PlotArgs) -> Result<(), CliError> {
         .len()
         > 1;
     let (x_of, x_desc): (fn(&BenchRow) -> f64, &str) = if by_hours {
-        (|r| r.hours, "input (hours of audio, log scale)")
+        (|r| r.hours, "input (hours of audio)")
     } else {
-        (|r| r.window as f64, "window (samples, log scale)")
+        (|r| r.window as f64, "window (samples)")
     };
     let time = a.out.join("time.png");
     chart(
@@ -89,6 +89,23 @@ pub fn run(a: &PlotArgs) -> Result<(), CliError> {
     )?;
     println!("wrote {} and {}", time.display(), rss.display());
     Ok(())
+}
+
+/// A tick label: three significant digits, no float noise.
+fn number(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        let digits = (2 - a.log10().floor() as i32).clamp(0, 9) as usize;
+        format!("{v:.digits$}")
+    }
 }
 
 fn register_font() {
@@ -146,7 +163,8 @@ fn chart(
     if x0 > x1 || y0 > y1 {
         return Err(err(&"no successful rows to plot"));
     }
-    let (x0, x1) = (x0 / 1.5, x1 * 1.5);
+    let pad = (x1 - x0).max(x1 * 0.2) * 0.1;
+    let (x0, x1) = ((x0 - pad).max(0.0), x1 + pad);
     let (y0, y1) = (y0 / 2.0, y1 * 3.0);
 
     let root = BitMapBackend::new(path, (1000, 640)).into_drawing_area();
@@ -156,11 +174,13 @@ fn chart(
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+        .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
         .map_err(|e| err(&e))?;
     c.configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .x_label_formatter(&|x| number(*x))
+        .y_label_formatter(&|y| number(*y))
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(|e| err(&e))?;

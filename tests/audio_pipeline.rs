@@ -1,0 +1,438 @@
+//! Integration tests of `sqrtspace::audio::pipeline` on the shipped recording
+//! (`assets/ve9qrp.wav`, 112 s of speech at 8 kHz) and on small crafted WAV files: modes agree
+//! bit for bit, class fractions and segments add up, the planner's header-only estimate
+//! matches the engine's probe, and bad input is a typed error, never a panic.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sqrtspace::audio::pipeline::{estimate_for, smooth};
+use sqrtspace::audio::{
+    fused_loop, read_all, AudioError, AudioJob, AudioParams, AudioPipeline, Class, DecodeError,
+    OutputDigest, WindowClass,
+};
+use sqrtspace::{Checkpoints, Config, Machine, Mode, Planner, Verification, MIB};
+
+const SPEECH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/ve9qrp.wav");
+const LOOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/loop_amen_full.flac");
+
+fn planner(ram: u64) -> Planner {
+    Planner {
+        machine: Machine {
+            ram_available: ram,
+            llc_bytes: 32 << 20,
+            llc_source: "test",
+        },
+    }
+}
+
+/// The first `seconds` of the speech recording.
+fn speech(seconds: f64) -> (Vec<f32>, u32) {
+    let (mut s, sr) = read_all(SPEECH).expect("the shipped recording decodes");
+    s.truncate((seconds * f64::from(sr)) as usize);
+    (s, sr)
+}
+
+fn same(a: &[WindowClass], b: &[WindowClass]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.bits_eq(y))
+}
+
+#[test]
+fn sqrt_stream_equals_classic_and_the_fused_loop_on_20_s_of_speech() {
+    let (signal, sr) = speech(20.0);
+    let params = AudioParams::new(sr);
+    let config = Config::default()
+        .with_window(1024)
+        .with_hop(256)
+        .with_lru_bytes(MIB / 4);
+    let windows = config.windows_in(signal.len() as u64);
+    assert!(windows > 600, "{windows}");
+
+    let mut classic = AudioPipeline::new(config.clone().with_mode(Mode::Classic), params).unwrap();
+    let a = classic.evaluate::<smooth>(&signal, 0..windows).unwrap();
+
+    let mut sqrt = AudioPipeline::new(config.clone().with_mode(Mode::Sqrt), params).unwrap();
+    let mut b = Vec::new();
+    // Odd chunk sizes, as a decoder would deliver them.
+    let end = sqrt
+        .stream(
+            signal.chunks(1153).map(Ok::<_, sqrtspace::Error>),
+            |_, o| b.push(o),
+        )
+        .unwrap();
+    assert_eq!(end.windows, windows);
+
+    let mut c = Vec::new();
+    fused_loop(&signal, &config, &params, |_, o| c.push(o));
+    assert!(same(&a, &b), "sqrt streaming differs from classic");
+    assert!(same(&a, &c), "the fused loop differs from classic");
+    // Lookback and state were exercised: flux is non-zero somewhere, classes change.
+    assert!(a.iter().any(|o| o.flux > 0.0));
+    assert!(a.windows(2).any(|w| w[0].class != w[1].class));
+}
+
+#[test]
+fn random_access_in_sqrt_mode_resumes_from_checkpoints() {
+    let (signal, sr) = speech(15.0);
+    let params = AudioParams::new(sr);
+    let config = Config::default()
+        .with_window(512)
+        .with_hop(256)
+        .with_checkpoints(Checkpoints::Every(8))
+        .with_lru_bytes(64 << 10);
+    let windows = config.windows_in(signal.len() as u64);
+    let all = AudioPipeline::new(config.clone().with_mode(Mode::Classic), params)
+        .unwrap()
+        .evaluate::<smooth>(&signal, 0..windows)
+        .unwrap();
+    let mut p = AudioPipeline::new(config.with_mode(Mode::Sqrt), params).unwrap();
+    for range in [300..340, 17..25, 400..401, 0..3] {
+        let got = p.evaluate::<smooth>(&signal, range.clone()).unwrap();
+        assert!(
+            same(&got, &all[range.start as usize..range.end as usize]),
+            "{range:?}"
+        );
+    }
+}
+
+#[test]
+fn the_job_runs_every_mode_identically_and_fractions_sum_to_one() {
+    let job = AudioJob::new(SPEECH);
+    let p = planner(16 << 30);
+    let mut outputs = Vec::new();
+    let sqrt = job
+        .clone()
+        .with_mode(Mode::Sqrt)
+        .run(&p, &mut |_| {}, &mut |t, o| outputs.push((t, *o)))
+        .unwrap();
+    assert_eq!(sqrt.mode, Mode::Sqrt);
+    assert_eq!(sqrt.sample_rate, 8000);
+    assert_eq!(sqrt.end.samples, 899_584);
+    assert_eq!(sqrt.end.windows, outputs.len() as u64);
+    assert!(outputs.iter().enumerate().all(|(i, (t, _))| *t == i as u64));
+
+    let (classic, verdict) = job.verify(&p, &sqrt, Mode::Classic).unwrap();
+    assert_eq!(verdict, Verification::Identical);
+    assert_eq!(classic.mode, Mode::Classic);
+    assert_eq!(classic.digest, sqrt.digest);
+    let auto = job
+        .with_mode(Mode::Auto)
+        .run(&p, &mut |_| {}, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(auto.mode, Mode::Classic, "112 s fits: {}", auto.plan.reason);
+    assert_eq!(auto.digest, sqrt.digest);
+
+    let s = &sqrt.summary;
+    let total: f64 = Class::ALL.iter().map(|&c| s.fraction(c)).sum();
+    assert!((total - 1.0).abs() < 1e-12, "{total}");
+    assert!(
+        Class::ALL.iter().all(|&c| s.count(c) > 0),
+        "speech over radio has all three classes: {s}"
+    );
+    let segs = s.segments();
+    assert_eq!(segs[0].start_s, 0.0);
+    assert!(segs
+        .windows(2)
+        .all(|w| w[0].end_s == w[1].start_s && w[0].class != w[1].class));
+    assert!((segs.last().unwrap().end_s - s.total_seconds()).abs() < 1e-9);
+    let text = sqrtspace::audio::describe_summary(s, 3);
+    assert!(text.contains("Segments (first 3 of"), "{text}");
+    let report = sqrt.report(Some(&classic), verdict).to_string();
+    assert!(
+        report.contains("Outputs: bit-identical to classic"),
+        "{report}"
+    );
+}
+
+#[test]
+fn repeat_loops_the_recording_and_digests_see_every_pass() {
+    let once = AudioJob::new(LOOP)
+        .with_mode(Mode::Sqrt)
+        .run(&planner(16 << 30), &mut |_| {}, &mut |_, _| {})
+        .unwrap();
+    let mut seen = 0u64;
+    let twice = AudioJob::new(LOOP)
+        .with_repeat(2)
+        .with_mode(Mode::Sqrt)
+        .run(
+            &planner(16 << 30),
+            &mut |p| seen = p.samples,
+            &mut |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(twice.end.samples, 2 * once.end.samples);
+    assert_eq!(seen, twice.end.samples, "progress reaches the end");
+    assert_eq!(twice.sample_rate, 44_100);
+    assert_ne!(once.digest, twice.digest);
+}
+
+#[test]
+fn the_header_estimate_matches_the_engines_probe_and_auto_follows_the_budget() {
+    let (signal, sr) = speech(30.0);
+    let params = AudioParams::new(sr);
+    let config = Config::default();
+    let p = planner(16 << 30);
+    let windows = config.windows_in(signal.len() as u64);
+    let mut pipe = AudioPipeline::new(config.clone(), params).unwrap();
+    pipe.set_planner(p.clone());
+    let probed = pipe.plan::<smooth>(&signal, 0..windows).unwrap();
+    let est = estimate_for(&config, &params, Some(signal.len() as u64), &p);
+    assert_eq!(est.plan.classic_bytes, probed.classic_bytes);
+    assert_eq!(est.plan.mode, Mode::Classic);
+
+    // Four hours of 44.1 kHz audio against a 2 GiB budget: sqrt, with the reason.
+    let big = estimate_for(
+        &config.clone().with_ram_budget(2 << 30),
+        &AudioParams::new(44_100),
+        Some(44_100 * 4 * 3600),
+        &p,
+    );
+    assert_eq!(big.plan.mode, Mode::Sqrt);
+    assert!(
+        big.plan.reason.contains("exceeds half the RAM budget"),
+        "{}",
+        big.plan.reason
+    );
+    assert!(big.plan.classic_bytes > 20 << 30);
+    // No declared length: sqrt.
+    let unknown = estimate_for(&config, &params, None, &p);
+    assert_eq!(unknown.plan.mode, Mode::Sqrt);
+}
+
+#[test]
+fn out_of_band_settings_are_typed_errors() {
+    let p = AudioParams::new(8000);
+    let e = AudioParams { f_hi: 4000.0, ..p }.check(4096).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AudioError::SampleRateTooLow {
+                sample_rate: 8000,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(matches!(
+        AudioParams {
+            f_lo: 900.0,
+            f_hi: 100.0,
+            ..p
+        }
+        .check(4096),
+        Err(AudioError::InvalidBand { .. })
+    ));
+    assert!(matches!(
+        AudioParams {
+            f_lo: 1.0,
+            f_hi: 2.0,
+            ..p
+        }
+        .check(1024),
+        Err(AudioError::EmptyBand { .. })
+    ));
+    assert!(p.check(4096).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crafted files.
+
+/// A file in its own temporary directory, removed on drop.
+struct Temp {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl Temp {
+    fn new(name: &str, bytes: &[u8]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "sqrtspace-audio-pipeline-{}-{}",
+            std::process::id(),
+            name.replace('.', "_")
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        fs::write(&path, bytes).unwrap();
+        Temp { dir, path }
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A 16-bit mono PCM WAV; the header declares `declared` frames (default: those written).
+fn wav(rate: u32, samples: &[i16], declared: Option<u32>) -> Vec<u8> {
+    let frames = declared.unwrap_or(samples.len() as u32);
+    let data_len = frames * 2;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    b
+}
+
+/// A 440 Hz tone at half scale, `n` samples at `rate` Hz.
+fn tone(n: usize, rate: u32) -> Vec<i16> {
+    (0..n)
+        .map(|i| {
+            (16384.0 * (std::f64::consts::TAU * 440.0 * i as f64 / f64::from(rate)).sin()) as i16
+        })
+        .collect()
+}
+
+fn run(path: &Path, config: Config) -> (Result<sqrtspace::audio::AudioRun, AudioError>, u64) {
+    let mut windows = 0;
+    let r = AudioJob::new(path).with_config(config).run(
+        &planner(16 << 30),
+        &mut |_| {},
+        &mut |_, _| windows += 1,
+    );
+    (r, windows)
+}
+
+#[test]
+fn a_sample_rate_too_low_for_the_band_names_the_numbers() {
+    let f = Temp::new("low.wav", &wav(2000, &tone(8000, 2000), None));
+    let (r, windows) = run(f.path(), Config::default().with_mode(Mode::Sqrt));
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, AudioError::SampleRateTooLow { sample_rate: 2000, nyquist, .. } if nyquist == 1000.0),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    for needle in [
+        "2000 Hz",
+        "f_hi = 2000 Hz",
+        "Nyquist frequency 1000 Hz",
+        "--f-hi",
+        "above 4000 Hz",
+    ] {
+        assert!(msg.contains(needle), "`{needle}` missing from: {msg}");
+    }
+    assert_eq!(windows, 0);
+}
+
+#[test]
+fn fewer_samples_than_a_window_is_too_short_in_every_mode() {
+    let f = Temp::new("short.wav", &wav(8000, &tone(1000, 8000), None));
+    for mode in [Mode::Sqrt, Mode::Classic, Mode::Auto] {
+        let (r, _) = run(f.path(), Config::default().with_mode(mode));
+        let e = r.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AudioError::TooShort {
+                    samples: 1000,
+                    window: 4096,
+                    ..
+                }
+            ),
+            "{mode}: {e:?}"
+        );
+        assert!(
+            e.to_string().contains("fewer than one analysis window"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_file_reports_samples_read_after_emitting_complete_windows() {
+    let f = Temp::new("cut.wav", &wav(8000, &tone(20_000, 8000), Some(40_000)));
+    let config = Config::default().with_window(1024).with_hop(512);
+    for mode in [Mode::Sqrt, Mode::Classic] {
+        let (r, windows) = run(f.path(), config.clone().with_mode(mode));
+        match r.unwrap_err() {
+            AudioError::Decode(DecodeError::Truncated {
+                samples_read,
+                expected,
+                ..
+            }) => {
+                assert_eq!(samples_read, 20_000);
+                assert_eq!(expected, Some(40_000));
+            }
+            e => panic!("{mode}: {e:?}"),
+        }
+        if mode == Mode::Sqrt {
+            assert!(
+                windows > 0,
+                "streaming emits the windows decoded before the damage"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_empty_and_garbage_files_are_decode_errors() {
+    let empty = Temp::new("empty.wav", b"");
+    let garbage = Temp::new("garbage.flac", &[0x5a; 4000]);
+    let zero = Temp::new("zero.wav", &wav(8000, &[], None));
+    let (r, _) = run(Path::new("/definitely/not/here.wav"), Config::default());
+    assert!(matches!(
+        r,
+        Err(AudioError::Decode(DecodeError::NotFound { .. }))
+    ));
+    let (r, _) = run(empty.path(), Config::default());
+    assert!(
+        matches!(r, Err(AudioError::Decode(DecodeError::Empty { .. }))),
+        "{r:?}"
+    );
+    let (r, _) = run(zero.path(), Config::default());
+    assert!(
+        matches!(r, Err(AudioError::Decode(DecodeError::Empty { .. }))),
+        "{r:?}"
+    );
+    let (r, _) = run(garbage.path(), Config::default());
+    assert!(
+        matches!(
+            r,
+            Err(AudioError::Decode(
+                DecodeError::Unsupported { .. } | DecodeError::Corrupt { .. }
+            ))
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn digests_are_order_and_bit_sensitive() {
+    let o = WindowClass {
+        class: Class::Tonal,
+        raw: Class::Noise,
+        features: Default::default(),
+        flux: 1.0,
+    };
+    let mut a = OutputDigest::default();
+    a.push(0, &o);
+    let mut b = OutputDigest::default();
+    b.push(1, &o);
+    assert_ne!(a, b);
+    let mut c = OutputDigest::default();
+    c.push(
+        0,
+        &WindowClass {
+            flux: f32::from_bits(1.0f32.to_bits() + 1),
+            ..o
+        },
+    );
+    assert_ne!(a, c);
+    assert!(o.bits_eq(&o));
+}
