@@ -261,15 +261,17 @@ impl fmt::Display for Report {
             human(self.lru_bytes as u64),
             self.workers
         )?;
-        let est = if self.baseline_estimated {
-            "estimated "
-        } else {
-            ""
-        };
         match &self.baseline {
+            Some(b) if self.baseline_estimated => writeln!(
+                f,
+                "Peak RSS: {}  (estimated baseline {})   Major Faults: {}",
+                human(self.run.peak_rss),
+                human(b.peak_rss),
+                self.run.major_faults
+            )?,
             Some(b) => writeln!(
                 f,
-                "Peak RSS: {}  ({est}baseline {})   Major Faults: {}  (baseline {})",
+                "Peak RSS: {}  (baseline {})   Major Faults: {}  (baseline {})",
                 human(self.run.peak_rss),
                 human(b.peak_rss),
                 self.run.major_faults,

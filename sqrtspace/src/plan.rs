@@ -3,8 +3,10 @@
 //! the planner never executes.
 //!
 //! Guard rails (from the sqrtspace-streams spec): classic when its working set fits
-//! `0.6 x LLC` or at most half the RAM budget (classic is fastest when everything fits),
-//! otherwise sqrt. `k = ceil(sqrt(T))` for `T` windows, never below the dependency span,
+//! `0.6 x LLC` (it then runs from cache, with no bookkeeping); otherwise sqrt, which measured
+//! faster than classic even when classic fits in RAM (materialising columns costs page faults
+//! and cache misses: `sqrtspace bench audio --extreme`), and which is the only choice when the
+//! working set exceeds half the RAM budget. `k = ceil(sqrt(T))` for `T` windows, never below the dependency span,
 //! raised until `ceil(T/k)` checkpoints fit the checkpoint budget.
 
 use crate::config::{Checkpoints, Config, Mode, DEFAULT_K};
@@ -200,11 +202,13 @@ impl Planner {
                 format!("classic working set {} fits 0.6 x LLC ({}): nothing to save", human(classic_bytes), human(llc)),
             ),
             Mode::Auto if classic_bytes * 2 <= ram => (
-                Mode::Classic,
+                Mode::Sqrt,
                 format!(
-                    "classic working set {} is at most half the RAM budget ({}): classic is fastest when everything fits",
+                    "classic working set {} fits the RAM budget ({}) but not 0.6 x LLC ({}): materialising it costs page faults and cache misses, so sqrt is faster and bounds live memory to about {}",
                     human(classic_bytes),
-                    human(ram)
+                    human(ram),
+                    human(llc * 6 / 10),
+                    human(sqrt_bytes)
                 ),
             ),
             Mode::Auto => (

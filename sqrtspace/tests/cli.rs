@@ -226,7 +226,21 @@ fn plan_prints_the_mode_and_why_without_decoding() {
         "{stdout}"
     );
     assert!(stdout.contains("nothing was decoded"), "{stdout}");
-    let out = sqrtspace(&["plan"]);
+    // The default recording needs ~31 MiB of columns: with a 32 MiB LLC that is over
+    // 0.6 x LLC, so auto picks sqrt; with a 1 GiB LLC, classic.
+    let plan = |llc: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sqrtspace"))
+            .arg("plan")
+            .env("LLC_BYTES", llc)
+            .output()
+            .expect("the binary runs")
+    };
+    let out = plan("33554432");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("sqrt ("),
+        "{out:?}"
+    );
+    let out = plan("1073741824");
     assert!(
         String::from_utf8_lossy(&out.stdout).starts_with("classic ("),
         "{out:?}"
