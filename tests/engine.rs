@@ -378,7 +378,49 @@ fn zero_budget_recomputes_and_counts_it() {
         counters.stage("acc").unwrap().replayed_windows > 0,
         "mix reads acc[-2]: replayed from checkpoints"
     );
-    assert_eq!(counters.live_bytes_high_water, p.ring().high_water());
+    assert!(
+        counters.live_bytes_high_water > p.ring().high_water(),
+        "outputs in flight count as live bytes"
+    );
+}
+
+#[stage(inputs = [input])]
+fn widen(frame: &[f32]) -> Vec<f64> {
+    frame.iter().map(|&x| f64::from(x)).collect()
+}
+
+#[stage(inputs = [widen])]
+fn first_half(x: &Vec<f64>) -> Vec<f64> {
+    x[..x.len() / 2].to_vec()
+}
+
+#[stage(inputs = [first_half])]
+fn total(x: &Vec<f64>) -> f64 {
+    x.iter().sum()
+}
+
+pipeline! {
+    /// A linear chain: every output is read once, so none goes through the LRU.
+    struct Chain {
+        params: P,
+        stages: [widen, first_half, total],
+        output: total,
+    }
+}
+
+#[test]
+fn live_bytes_count_outputs_in_flight() {
+    let signal: Vec<f32> = (0..64).map(|i| i as f32).collect();
+    let c = config(16, 4, 4, 1 << 20).with_mode(Mode::Sqrt);
+    let windows = c.windows_in(signal.len() as u64);
+    let mut p = Chain::new(c, PARAMS).unwrap();
+    p.evaluate::<total>(&signal, 0..windows).unwrap();
+    let counters = p.counters();
+    assert_eq!(p.lru().bytes(), 0, "outputs read once bypass the LRU");
+    // At most one window's `widen` output (16 f64) is alive at once: `first_half` (8 f64)
+    // is computed after it is released, and `total` after that.
+    let widen_bytes = vec![0.0f64; 16].byte_size();
+    assert_eq!(counters.live_bytes_high_water, widen_bytes);
 }
 
 #[test]

@@ -148,8 +148,14 @@ impl Lru {
     /// until the bytes held fit it.
     pub fn set_budget(&mut self, budget: usize, mut evict: impl FnMut(Key)) {
         self.budget = budget;
+        self.evict_down_to(budget, &mut evict);
+    }
+
+    /// Evicts least recently used unpinned entries (reported to `evict`) until at most `limit`
+    /// bytes are held or only pinned entries remain.
+    fn evict_down_to(&mut self, limit: usize, evict: &mut impl FnMut(Key)) {
         let mut cur = self.tail;
-        while self.bytes > self.budget && cur != NIL {
+        while self.bytes > limit && cur != NIL {
             let prev = self.nodes[cur].prev;
             if self.nodes[cur].pins == 0 {
                 let k = self.nodes[cur].key;
@@ -195,17 +201,7 @@ impl Lru {
         if bytes > self.budget {
             return false;
         }
-        let mut cur = self.tail;
-        while self.bytes + bytes > self.budget && cur != NIL {
-            let prev = self.nodes[cur].prev;
-            if self.nodes[cur].pins == 0 {
-                let k = self.nodes[cur].key;
-                self.remove_node(cur);
-                self.evictions += 1;
-                evict(k);
-            }
-            cur = prev;
-        }
+        self.evict_down_to(self.budget - bytes, &mut evict);
         if self.bytes + bytes > self.budget {
             return false;
         }

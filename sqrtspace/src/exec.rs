@@ -217,6 +217,9 @@ pub struct Core<G: Graph> {
     pub(crate) counters: Counters,
     classic: bool,
     column_bytes: usize,
+    /// Bytes of outputs computed for the window being evaluated, held outside the LRU until
+    /// their consumer releases them.
+    inflight_bytes: usize,
     /// Per stage: whether any output may be read twice (several consumers, a lookback, or a
     /// stateful stage's replay). Outputs read exactly once are never offered to the LRU.
     reused: Vec<bool>,
@@ -227,6 +230,7 @@ pub struct Core<G: Graph> {
 impl<G: Graph> Core<G> {
     /// Starts an evaluation: clears pins an earlier evaluation left when it stopped on an error.
     fn begin(&mut self) {
+        self.inflight_bytes = 0;
         if self.pins_dirty {
             self.lru.unpin_all();
         }
@@ -247,8 +251,21 @@ impl<G: Graph> Core<G> {
     }
 
     fn note_live(&mut self) {
-        let live = self.lru.bytes() + self.ring.bytes() + self.column_bytes;
+        self.note_live_plus(0);
+    }
+
+    /// Updates the live-bytes high-water mark with `extra` bytes held besides the LRU, the
+    /// ring, the columns and the outputs in flight.
+    fn note_live_plus(&mut self, extra: usize) {
+        let live =
+            self.lru.bytes() + self.ring.bytes() + self.column_bytes + self.inflight_bytes + extra;
         self.counters.live_bytes_high_water = self.counters.live_bytes_high_water.max(live);
+    }
+
+    /// Accounts an output held outside the LRU until [`Exec::release`].
+    fn hold_owned(&mut self, bytes: usize) {
+        self.inflight_bytes += bytes;
+        self.note_live();
     }
 }
 
@@ -315,8 +332,12 @@ impl<G: Graph> Exec<'_, G> {
     where
         G: Has<S>,
     {
-        if matches!(held, Held::Cached) {
-            self.core.lru.unpin((<G as Has<S>>::INDEX, t));
+        match held {
+            Held::Cached => self.core.lru.unpin((<G as Has<S>>::INDEX, t)),
+            Held::Owned(o) => {
+                self.core.inflight_bytes = self.core.inflight_bytes.saturating_sub(o.byte_size());
+            }
+            Held::Column | Held::Missing => {}
         }
     }
 
@@ -355,9 +376,14 @@ pub fn fetch<G: Has<S>, S: Compute<G>>(
     }
     let out = produce::<G, S>(ex, t)?;
     if !ex.core.reused[idx] {
+        ex.core.hold_owned(out.byte_size());
         return Ok(Held::Owned(out));
     }
-    Ok(offer::<G, S>(ex.core, t, out, 1))
+    let held = offer::<G, S>(ex.core, t, out, 1);
+    if let Held::Owned(o) = &held {
+        ex.core.hold_owned(o.byte_size());
+    }
+    Ok(held)
 }
 
 /// Which stages' outputs can be read more than once: read by two or more input edges (several
@@ -588,6 +614,7 @@ impl<G: Graph> Pipeline<G> {
                 counters: Counters::new(G::STAGES),
                 classic: false,
                 column_bytes: 0,
+                inflight_bytes: 0,
                 reused: reused(G::STAGES),
                 pins_dirty: false,
                 config,
@@ -1023,7 +1050,9 @@ fn fetch_owned<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result
         ex.core.counters.stages[idx].cache_hits += 1;
         return Ok(o.clone());
     }
-    produce::<G, S>(ex, t)
+    let out = produce::<G, S>(ex, t)?;
+    ex.core.note_live_plus(out.byte_size());
+    Ok(out)
 }
 
 /// Window ranges each stage needs so that stage `target` can be computed over `range` stage by

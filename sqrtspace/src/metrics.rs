@@ -39,7 +39,9 @@ pub struct Counters {
     pub checkpoint_evictions: u64,
     /// Most bytes the LRU held.
     pub lru_high_water: usize,
-    /// Most bytes held at once by the LRU, the checkpoint ring and classic columns together.
+    /// Most bytes of stage outputs and state snapshots held at once by the engine: the LRU, the
+    /// checkpoint ring, classic columns, and outputs in flight (computed for the window being
+    /// evaluated and not yet consumed, including the target's output before it is handed over).
     pub live_bytes_high_water: usize,
 }
 
