@@ -301,6 +301,43 @@ fn checkpoints_exist_only_at_multiples_of_k() {
 }
 
 #[test]
+fn expensive_re_read_outputs_are_checkpointed_at_exact_indices() {
+    // LRU 0: `mix` reads `acc` and `acc[-2]`, and `acc` (stateful) costs a replay of k/2
+    // windows to recompute: the plan snapshots its outputs every k windows.
+    let signal: Vec<f32> = (0..400).map(|i| (i % 11) as f32).collect();
+    let c = config(4, 2, 6, 0).with_mode(Mode::Sqrt);
+    let windows = c.windows_in(signal.len() as u64);
+    let mut p = Mixed::new(c.clone(), PARAMS).unwrap();
+    let out = p.evaluate::<mix>(&signal, 0..windows).unwrap();
+    assert_eq!(out, classic(&c, &signal, 0..windows));
+    let plan = p.last_plan().unwrap();
+    assert_eq!(plan.checkpointed_outputs, ["acc"]);
+    assert!(plan.recompute_percent > 0);
+    let slot = p.slot::<acc>();
+    assert!(slot.output_checkpoint_indices().count() > 0);
+    for t in 0..windows {
+        assert_eq!(
+            slot.output_checkpoint(t).is_some(),
+            t % 6 == 0,
+            "window {t}: output snapshots only at multiples of k"
+        );
+    }
+    let counters = p.counters();
+    assert!(counters.stage("acc").unwrap().checkpoint_hits > 0);
+    assert_eq!(counters.output_checkpoint_saves, windows.div_ceil(6));
+    assert!(
+        p.slot::<frame_sum>().output_checkpoint(6).is_none(),
+        "frame_sum is cheap to recompute (cost 2)"
+    );
+
+    // With an LRU large enough for the re-read outputs nothing is recomputed: no snapshots.
+    let mut p = Mixed::new(c.with_lru_bytes(1 << 20), PARAMS).unwrap();
+    p.evaluate::<mix>(&signal, 0..windows).unwrap();
+    assert!(p.last_plan().unwrap().checkpointed_outputs.is_empty());
+    assert_eq!(p.counters().output_checkpoint_saves, 0);
+}
+
+#[test]
 fn ring_wraparound_evicts_oldest_and_stays_correct() {
     let signal: Vec<f32> = (0..600).map(|i| ((i * 7) % 19) as f32).collect();
     // Ema is 8 bytes, f64 8 bytes: room for 3 checkpoints in all.

@@ -75,6 +75,37 @@ fn plans_for_fits_and_spills() {
     assert_eq!(spills.mode, Mode::Sqrt);
     insta::assert_snapshot!("plan_spills", spills.to_string());
 
+    // Classic fits the RAM budget but not the LLC, and a 4 KiB LRU cannot hold the two
+    // windows of spectra that `flux` reads: sqrt would recompute `spectrum` (cost 10) once
+    // more per window, ~76% of a pass: classic.
+    let mut p = Onsets::new(config.clone().with_lru_bytes(4 << 10), ()).unwrap();
+    p.set_planner(Planner {
+        machine: Machine {
+            ram_available: 1 << 40,
+            llc_bytes: 1 << 20,
+            llc_source: "test",
+        },
+    });
+    let recompute = p.plan::<smooth>(&signal, 0..windows).unwrap();
+    assert_eq!(recompute.mode, Mode::Classic);
+    assert_eq!(recompute.recompute_percent, 10 * 100 / 13);
+    insta::assert_snapshot!("plan_recompute_guard", recompute.to_string());
+    // What the estimate predicts is what sqrt does: every spectrum but the last is read twice
+    // (counted from after the planner's probe), and computed twice except at multiples of k,
+    // where the second read finds the output snapshot in the checkpoint ring.
+    let spectrum = |p: &sqrtspace::Pipeline<Onsets>| {
+        let c = p.counters().stage("spectrum").unwrap().clone();
+        (c.evaluations, c.checkpoint_hits)
+    };
+    let before = spectrum(&p);
+    p.set_mode(Mode::Sqrt);
+    p.evaluate::<smooth>(&signal, 0..windows).unwrap();
+    let plan = p.last_plan().unwrap();
+    assert_eq!(plan.checkpointed_outputs, ["spectrum"]);
+    let (evaluations, hits) = (spectrum(&p).0 - before.0, spectrum(&p).1 - before.1);
+    assert_eq!(hits, (windows - 1).div_ceil(plan.k));
+    assert_eq!(evaluations + hits, 2 * windows - 1);
+
     let mut p = Onsets::new(
         config
             .with_checkpoints(Checkpoints::Every(4))

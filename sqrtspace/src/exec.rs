@@ -118,7 +118,12 @@ pub struct Slot<S: Stage> {
     state: Option<S::State>,
     cursor: u64,
     checkpoints: BTreeMap<u64, S::State>,
+    output_checkpoints: BTreeMap<u64, S::Output>,
 }
+
+/// Marks an output snapshot's window index in the checkpoint rings' keys (windows stay far
+/// below 2^63).
+const OUTPUT_KEY: u64 = 1 << 63;
 
 impl<S: Stage> Default for Slot<S> {
     fn default() -> Self {
@@ -129,6 +134,7 @@ impl<S: Stage> Default for Slot<S> {
             state: None,
             cursor: 0,
             checkpoints: BTreeMap::new(),
+            output_checkpoints: BTreeMap::new(),
         }
     }
 }
@@ -148,6 +154,16 @@ impl<S: Stage> Slot<S> {
     pub fn checkpoint_indices(&self) -> impl Iterator<Item = u64> + '_ {
         self.checkpoints.keys().copied()
     }
+    /// The output snapshot of window `t` in the checkpoint ring (see
+    /// [`crate::cost::checkpointed_outputs`]); `None` at any other index.
+    #[must_use]
+    pub fn output_checkpoint(&self, t: u64) -> Option<&S::Output> {
+        self.output_checkpoints.get(&t)
+    }
+    /// Window indices of the output snapshots held, ascending.
+    pub fn output_checkpoint_indices(&self) -> impl Iterator<Item = u64> + '_ {
+        self.output_checkpoints.keys().copied()
+    }
     fn column_get(&self, t: u64) -> Option<&S::Output> {
         let i = t.checked_sub(self.column_base)?;
         self.column.get(usize::try_from(i).ok()?)
@@ -158,7 +174,11 @@ impl<S: Stage> Slot<S> {
     }
     #[doc(hidden)]
     pub fn __evict_checkpoint(&mut self, t: u64) {
-        self.checkpoints.remove(&t);
+        if t & OUTPUT_KEY == 0 {
+            self.checkpoints.remove(&t);
+        } else {
+            self.output_checkpoints.remove(&(t & !OUTPUT_KEY));
+        }
     }
     #[doc(hidden)]
     pub fn __clear_column(&mut self) {
@@ -211,6 +231,11 @@ pub struct Core<G: Graph> {
     pub(crate) slots: G::Slots,
     pub(crate) lru: Lru,
     pub(crate) ring: Ring,
+    /// Output snapshots: their own FIFO ring (a quarter of `checkpoint_bytes`), so they never
+    /// evict the state snapshots that bound replay.
+    pub(crate) output_ring: Ring,
+    /// Per stage: whether its outputs are snapshotted every k windows (from the plan).
+    save_output: Vec<bool>,
     pub(crate) params: G::Params,
     pub(crate) config: Config,
     pub(crate) k: u64,
@@ -257,8 +282,12 @@ impl<G: Graph> Core<G> {
     /// Updates the live-bytes high-water mark with `extra` bytes held besides the LRU, the
     /// ring, the columns and the outputs in flight.
     fn note_live_plus(&mut self, extra: usize) {
-        let live =
-            self.lru.bytes() + self.ring.bytes() + self.column_bytes + self.inflight_bytes + extra;
+        let live = self.lru.bytes()
+            + self.ring.bytes()
+            + self.output_ring.bytes()
+            + self.column_bytes
+            + self.inflight_bytes
+            + extra;
         self.counters.live_bytes_high_water = self.counters.live_bytes_high_water.max(live);
     }
 
@@ -374,7 +403,14 @@ pub fn fetch<G: Has<S>, S: Compute<G>>(
         ex.core.counters.stages[idx].cache_hits += 1;
         return Ok(Held::Cached);
     }
-    let out = produce::<G, S>(ex, t)?;
+    let out = match saved_output::<G, S>(ex.core, t) {
+        Some(o) => o,
+        None => {
+            let o = produce::<G, S>(ex, t)?;
+            save_output::<G, S>(ex.core, t, &o);
+            o
+        }
+    };
     if !ex.core.reused[idx] {
         ex.core.hold_owned(out.byte_size());
         return Ok(Held::Owned(out));
@@ -478,6 +514,40 @@ fn produce<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<S::
         slot.cursor = cursor;
     }
     result
+}
+
+/// The output snapshot of `S` at exactly `t`, if the plan checkpoints its outputs and one is
+/// held (counted as a checkpoint hit).
+fn saved_output<G: Has<S>, S: Stage>(core: &mut Core<G>, t: u64) -> Option<S::Output> {
+    let idx = <G as Has<S>>::INDEX;
+    if !core.save_output[idx] || !t.is_multiple_of(core.k) {
+        return None;
+    }
+    let o = G::slot(&core.slots).output_checkpoints.get(&t)?.clone();
+    core.counters.stages[idx].checkpoint_hits += 1;
+    Some(o)
+}
+
+/// Snapshots the output of `S` at `t` into the output ring when the plan checkpoints its
+/// outputs and `t` is a multiple of k.
+fn save_output<G: Has<S>, S: Stage>(core: &mut Core<G>, t: u64, out: &S::Output) {
+    let idx = <G as Has<S>>::INDEX;
+    if core.classic || !core.save_output[idx] || !t.is_multiple_of(core.k) {
+        return;
+    }
+    if G::slot(&core.slots).output_checkpoints.contains_key(&t) {
+        return;
+    }
+    let snapshot = out.clone();
+    let Core {
+        output_ring, slots, ..
+    } = core;
+    if output_ring.admit((idx, t | OUTPUT_KEY), snapshot.byte_size(), |(s, u)| {
+        G::evict_checkpoint(slots, s, u)
+    }) {
+        G::slot_mut(slots).output_checkpoints.insert(t, snapshot);
+        core.note_live();
+    }
 }
 
 fn count<G: Graph>(core: &mut Core<G>, idx: usize, t: u64, replay: bool) {
@@ -604,11 +674,14 @@ impl<G: Graph> Pipeline<G> {
         config.validate()?;
         let lru = Lru::new(config.lru_bytes);
         let ring = Ring::new(config.checkpoint_bytes);
+        let output_ring = Ring::new(config.checkpoint_bytes / 4);
         Ok(Pipeline {
             core: Core {
                 slots: G::Slots::default(),
                 lru,
                 ring,
+                output_ring,
+                save_output: vec![false; G::STAGES.len()],
                 params,
                 k: crate::config::DEFAULT_K,
                 counters: Counters::new(G::STAGES),
@@ -644,6 +717,7 @@ impl<G: Graph> Pipeline<G> {
         c.evictions = self.core.lru.evictions();
         c.checkpoint_saves = self.core.ring.saves();
         c.checkpoint_evictions = self.core.ring.evictions();
+        c.output_checkpoint_saves = self.core.output_ring.saves();
         c.lru_high_water = self.core.lru.high_water();
         c
     }
@@ -699,6 +773,7 @@ impl<G: Graph> Pipeline<G> {
         G::clear_all(&mut self.core.slots);
         self.core.lru.clear();
         self.core.ring.clear();
+        self.core.output_ring.clear();
         self.core.column_bytes = 0;
         self.input = InputBuffer::default();
         self.bound = None;
@@ -727,6 +802,15 @@ impl<G: Graph> Pipeline<G> {
     {
         self.bind(signal);
         let windows = self.check_range(signal, &range)?;
+        // The probe below may advance stateful stages: it must save their checkpoints on the
+        // same grid as the evaluation, or a later lookup finds none before the probed windows.
+        let c = &self.core.config;
+        self.core.k = self.planner.k_for(
+            c,
+            Some(windows),
+            span::<G>(c.window, c.hop),
+            G::state_bytes(),
+        );
         let per_window = match self.probed.take() {
             Some(p) => p,
             None => self.probe(signal, windows)?,
@@ -832,7 +916,13 @@ impl<G: Graph> Pipeline<G> {
         let mode = plan.mode;
         self.plan = Some(plan);
         let cfg = self.core_cfg();
-        self.core.set_lru_budget(self.planner.lru_for(&cfg, mode));
+        self.core
+            .set_lru_budget(self.plan.as_ref().map_or(cfg.lru_bytes, |p| p.lru_bytes));
+        let saved = self
+            .plan
+            .as_ref()
+            .map_or(&[][..], |p| &p.checkpointed_outputs[..]);
+        self.core.save_output = G::STAGES.iter().map(|s| saved.contains(&s.name)).collect();
         let mut ex = Exec {
             core: &mut self.core,
             frames: whole(signal, windows, &cfg),
@@ -924,8 +1014,9 @@ impl<G: Graph> Pipeline<G> {
         self.core.k = self
             .planner
             .k_for(c, None, span::<G>(c.window, c.hop), G::state_bytes());
-        let lru = self.planner.lru_for(&self.core.config, Mode::Sqrt);
+        let lru = self.planner.lru_for(&self.core.config, Mode::Sqrt, 0);
         self.core.set_lru_budget(lru);
+        self.core.save_output.fill(false);
         let first = self.input.first;
         {
             let frames = Frames {
@@ -1050,7 +1141,14 @@ fn fetch_owned<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result
         ex.core.counters.stages[idx].cache_hits += 1;
         return Ok(o.clone());
     }
-    let out = produce::<G, S>(ex, t)?;
+    let out = match saved_output::<G, S>(ex.core, t) {
+        Some(o) => o,
+        None => {
+            let o = produce::<G, S>(ex, t)?;
+            save_output::<G, S>(ex.core, t, &o);
+            o
+        }
+    };
     ex.core.note_live_plus(out.byte_size());
     Ok(out)
 }

@@ -78,6 +78,7 @@
 pub mod bytes;
 pub mod cache;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod exec;
 pub mod graph;

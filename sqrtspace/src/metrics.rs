@@ -16,6 +16,9 @@ pub struct StageCounters {
     pub evaluations: u64,
     /// Fetches served by the LRU.
     pub cache_hits: u64,
+    /// Fetches served by an output snapshot in the checkpoint ring (see
+    /// [`crate::cost::checkpointed_outputs`]).
+    pub checkpoint_hits: u64,
     /// Evaluations of a window the stage had already computed (rematerialisation).
     pub recomputes: u64,
     /// Windows run only to advance state to a requested window (from a checkpoint or 0).
@@ -37,6 +40,8 @@ pub struct Counters {
     pub checkpoint_saves: u64,
     /// Checkpoints evicted from the ring.
     pub checkpoint_evictions: u64,
+    /// Output snapshots saved (see [`crate::cost::checkpointed_outputs`]).
+    pub output_checkpoint_saves: u64,
     /// Most bytes the LRU held.
     pub lru_high_water: usize,
     /// Most bytes of stage outputs and state snapshots held at once by the engine: the LRU, the

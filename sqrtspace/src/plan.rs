@@ -3,13 +3,19 @@
 //! the planner never executes.
 //!
 //! Guard rails (from the sqrtspace-streams spec): classic when its working set fits
-//! `0.6 x LLC` (it then runs from cache, with no bookkeeping); otherwise sqrt, which measured
-//! faster than classic even when classic fits in RAM (materialising columns costs page faults
-//! and cache misses: `sqrtspace bench audio --extreme`), and which is the only choice when the
-//! working set exceeds half the RAM budget. `k = ceil(sqrt(T))` for `T` windows, never below the dependency span,
-//! raised until `ceil(T/k)` checkpoints fit the checkpoint budget.
+//! `0.6 x LLC` (it then runs from cache, with no bookkeeping); classic when it fits half the
+//! RAM budget and sqrt would recompute more than
+//! [`MAX_RECOMPUTE_PERCENT`](crate::cost::MAX_RECOMPUTE_PERCENT) of a pass (estimated from the
+//! cost hints, [`crate::cost`]); otherwise sqrt, which measured faster than classic even when
+//! classic fits in RAM (materialising columns costs page faults and cache misses:
+//! `sqrtspace bench audio --extreme`), and which is the only choice when the working set
+//! exceeds half the RAM budget. The sqrt LRU is the configured budget capped at `0.6 x LLC`,
+//! raised (within the configured budget) to hold the outputs that are read again.
+//! `k = ceil(sqrt(T))` for `T` windows, never below the dependency span, raised until
+//! `ceil(T/k)` checkpoints fit the checkpoint budget.
 
 use crate::config::{Checkpoints, Config, Mode, DEFAULT_K};
+use crate::cost::{checkpointed_outputs, RecomputeEstimate, MAX_RECOMPUTE_PERCENT};
 use crate::exec::Graph;
 use std::fmt;
 use std::ops::Range;
@@ -138,15 +144,20 @@ impl Planner {
         (k, why)
     }
 
-    /// The LRU budget for `mode`: the configured one, capped in sqrt mode at 0.6 x LLC (the
-    /// spec's guard rail: hot outputs should stay cache-resident; a larger LRU only adds page
-    /// faults and cache misses when outputs are re-read within the dependency span).
+    /// The LRU budget in bytes for `mode` when `hot_bytes` of outputs are read again
+    /// ([`RecomputeEstimate::hot_bytes`]; 0 when unknown): the configured one, capped in sqrt
+    /// mode at `max(0.6 x LLC, hot_bytes)` (the spec's guard rail: hot outputs should stay
+    /// cache-resident; a larger LRU only adds page faults and cache misses, but one too small
+    /// for the re-read outputs makes sqrt recompute them).
     #[must_use]
-    pub fn lru_for(&self, config: &Config, mode: Mode) -> usize {
+    pub fn lru_for(&self, config: &Config, mode: Mode, hot_bytes: u64) -> usize {
         match mode {
-            Mode::Sqrt => config
-                .lru_bytes
-                .min(usize::try_from(self.machine.llc_bytes * 6 / 10).unwrap_or(usize::MAX)),
+            Mode::Sqrt => {
+                let cap = (self.machine.llc_bytes * 6 / 10).max(hot_bytes);
+                config
+                    .lru_bytes
+                    .min(usize::try_from(cap).unwrap_or(usize::MAX))
+            }
             _ => config.lru_bytes,
         }
     }
@@ -191,7 +202,10 @@ impl Planner {
         let classic_bytes = intermediates + signal_bytes;
         let checkpoints =
             (state_bytes as u64 * range.end.div_ceil(k)).min(config.checkpoint_bytes as u64);
-        let sqrt_bytes = (self.lru_for(config, Mode::Sqrt) as u64).min(intermediates) + checkpoints;
+        let recompute = RecomputeEstimate::new(G::STAGES, G::TOPO, need, per_window, k);
+        let sqrt_lru = self.lru_for(config, Mode::Sqrt, recompute.hot_bytes);
+        let recompute_percent = recompute.overhead_percent(sqrt_lru as u64);
+        let sqrt_bytes = (sqrt_lru as u64).min(intermediates) + checkpoints;
         let ram = config.ram_budget.unwrap_or(self.machine.ram_available);
         let llc = self.machine.llc_bytes;
         let (mode, reason) = match config.mode {
@@ -200,6 +214,16 @@ impl Planner {
             Mode::Auto if classic_bytes * 10 <= llc * 6 => (
                 Mode::Classic,
                 format!("classic working set {} fits 0.6 x LLC ({}): nothing to save", human(classic_bytes), human(llc)),
+            ),
+            Mode::Auto if classic_bytes * 2 <= ram && recompute_percent > MAX_RECOMPUTE_PERCENT => (
+                Mode::Classic,
+                format!(
+                    "classic working set {} fits the RAM budget ({}), and sqrt would recompute about {recompute_percent}% of a pass (cost hints; over {MAX_RECOMPUTE_PERCENT}%) because its LRU ({}) cannot hold the {} of outputs read again",
+                    human(classic_bytes),
+                    human(ram),
+                    human(sqrt_lru as u64),
+                    human(recompute.hot_bytes)
+                ),
             ),
             Mode::Auto if classic_bytes * 2 <= ram => (
                 Mode::Sqrt,
@@ -221,6 +245,17 @@ impl Planner {
                 ),
             ),
         };
+        // Outputs worth a copy in the checkpoint ring, when sqrt expects to recompute.
+        let checkpointed_outputs = if mode == Mode::Sqrt && recompute_percent > 0 {
+            checkpointed_outputs(G::STAGES, G::TOPO, k)
+                .into_iter()
+                .enumerate()
+                .filter(|&(i, c)| c && need[i].is_some())
+                .map(|(i, _)| G::STAGES[i].name)
+                .collect()
+        } else {
+            Vec::new()
+        };
         Plan {
             pipeline: G::NAME.to_string(),
             requested: config.mode,
@@ -231,13 +266,20 @@ impl Planner {
             windows,
             k,
             k_reason,
-            lru_bytes: self.lru_for(config, mode),
+            lru_bytes: if mode == Mode::Sqrt {
+                sqrt_lru
+            } else {
+                config.lru_bytes
+            },
             checkpoint_bytes: config.checkpoint_bytes,
             classic_bytes,
             sqrt_bytes,
             ram_budget: ram,
             llc_bytes: llc,
             workers: config.max_workers,
+            recompute,
+            recompute_percent,
+            checkpointed_outputs,
             reason,
         }
     }
@@ -279,6 +321,13 @@ pub struct Plan {
     pub llc_bytes: u64,
     /// Worker threads.
     pub workers: usize,
+    /// What sqrt mode would recompute, estimated from the cost hints.
+    pub recompute: RecomputeEstimate,
+    /// Estimated sqrt recompute overhead in percent of one pass with the sqrt LRU budget.
+    pub recompute_percent: u64,
+    /// Stages whose outputs sqrt mode also snapshots into the checkpoint ring every `k`
+    /// windows ([`crate::cost::checkpointed_outputs`]); empty unless recomputation is expected.
+    pub checkpointed_outputs: Vec<&'static str>,
     /// Why that mode.
     pub reason: String,
 }
@@ -327,6 +376,19 @@ impl fmt::Display for Plan {
             human(self.classic_bytes),
             human(self.sqrt_bytes)
         )?;
+        writeln!(
+            f,
+            "  re-read:     {} of outputs read again; sqrt recompute ~{}% of a pass (cost hints)",
+            human(self.recompute.hot_bytes),
+            self.recompute_percent
+        )?;
+        if !self.checkpointed_outputs.is_empty() {
+            writeln!(
+                f,
+                "  checkpointed outputs (every k windows): {}",
+                self.checkpointed_outputs.join(", ")
+            )?;
+        }
         write!(
             f,
             "  RAM budget:  {}   LLC: {}   workers: {}",
