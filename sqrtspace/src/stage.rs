@@ -49,7 +49,9 @@ impl StageMeta {
 ///
 /// Scale: 1 is a cheap element-wise pass over a window (a gain, a threshold), 10 an
 /// `O(W log W)` transform of a window (an FFT), 100 a model inference per window. The planner
-/// prefers to cache and checkpoint the outputs of expensive stages.
+/// estimates from them what sqrt mode would recompute, sizes the LRU, falls back to classic
+/// when that is too much, and snapshots expensive re-read outputs in the checkpoint ring: see
+/// [`crate::cost`].
 pub const DEFAULT_COST: u32 = 1;
 
 /// A value a stage may output: cloneable (returned to callers, checkpointed) and byte-counted.
