@@ -403,14 +403,7 @@ pub fn fetch<G: Has<S>, S: Compute<G>>(
         ex.core.counters.stages[idx].cache_hits += 1;
         return Ok(Held::Cached);
     }
-    let out = match saved_output::<G, S>(ex.core, t) {
-        Some(o) => o,
-        None => {
-            let o = produce::<G, S>(ex, t)?;
-            save_output::<G, S>(ex.core, t, &o);
-            o
-        }
-    };
+    let out = restore_or_produce::<G, S>(ex, t)?;
     if !ex.core.reused[idx] {
         ex.core.hold_owned(out.byte_size());
         return Ok(Held::Owned(out));
@@ -514,6 +507,20 @@ fn produce<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<S::
         slot.cursor = cursor;
     }
     result
+}
+
+/// The output of `S` at `t` from its snapshot in the output ring, else computed (and
+/// snapshotted when the plan says so).
+fn restore_or_produce<G: Has<S>, S: Compute<G>>(
+    ex: &mut Exec<'_, G>,
+    t: u64,
+) -> Result<S::Output, Error> {
+    if let Some(o) = saved_output::<G, S>(ex.core, t) {
+        return Ok(o);
+    }
+    let o = produce::<G, S>(ex, t)?;
+    save_output::<G, S>(ex.core, t, &o);
+    Ok(o)
 }
 
 /// The output snapshot of `S` at exactly `t`, if the plan checkpoints its outputs and one is
@@ -914,15 +921,13 @@ impl<G: Graph> Pipeline<G> {
         let windows = self.core.config.windows_in(signal.len() as u64);
         self.core.k = plan.k;
         let mode = plan.mode;
+        self.core.set_lru_budget(plan.lru_bytes);
+        self.core.save_output = G::STAGES
+            .iter()
+            .map(|s| plan.checkpointed_outputs.contains(&s.name))
+            .collect();
         self.plan = Some(plan);
         let cfg = self.core_cfg();
-        self.core
-            .set_lru_budget(self.plan.as_ref().map_or(cfg.lru_bytes, |p| p.lru_bytes));
-        let saved = self
-            .plan
-            .as_ref()
-            .map_or(&[][..], |p| &p.checkpointed_outputs[..]);
-        self.core.save_output = G::STAGES.iter().map(|s| saved.contains(&s.name)).collect();
         let mut ex = Exec {
             core: &mut self.core,
             frames: whole(signal, windows, &cfg),
@@ -1141,14 +1146,7 @@ fn fetch_owned<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result
         ex.core.counters.stages[idx].cache_hits += 1;
         return Ok(o.clone());
     }
-    let out = match saved_output::<G, S>(ex.core, t) {
-        Some(o) => o,
-        None => {
-            let o = produce::<G, S>(ex, t)?;
-            save_output::<G, S>(ex.core, t, &o);
-            o
-        }
-    };
+    let out = restore_or_produce::<G, S>(ex, t)?;
     ex.core.note_live_plus(out.byte_size());
     Ok(out)
 }
