@@ -28,8 +28,9 @@ fn energy(frame: &[f32], prev: Option<&[f32]>) -> Vec<f32> {
     v
 }
 
-/// Exponential moving average state.
-#[derive(Debug, Clone, Default)]
+/// Exponential moving average state (serialisable, for checkpoints written out with the
+/// `serde` feature).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ema {
     value: f32,
     seen: u32,
@@ -335,6 +336,26 @@ fn expensive_re_read_outputs_are_checkpointed_at_exact_indices() {
     p.evaluate::<mix>(&signal, 0..windows).unwrap();
     assert!(p.last_plan().unwrap().checkpointed_outputs.is_empty());
     assert_eq!(p.counters().output_checkpoint_saves, 0);
+}
+
+#[test]
+fn checkpointed_state_round_trips_through_json() {
+    // With the `serde` feature every state type must be serialisable: checkpoints can be
+    // written out and read back (the groundwork of on-disk resume).
+    let signal: Vec<f32> = (0..200).map(|i| (i % 7) as f32).collect();
+    let c = config(4, 2, 8, 1 << 20).with_mode(Mode::Sqrt);
+    let windows = c.windows_in(signal.len() as u64);
+    let mut p = Mixed::new(c, PARAMS).unwrap();
+    p.evaluate::<mix>(&signal, 0..windows).unwrap();
+    let state = p
+        .slot::<ema>()
+        .checkpoint(16)
+        .expect("a checkpoint at 16")
+        .clone();
+    assert_eq!(state.seen, 16, "the state before window 16");
+    let json = serde_json::to_string(&state).unwrap();
+    let back: Ema = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, state);
 }
 
 #[test]

@@ -457,6 +457,7 @@ pub fn spectral_flux(cur: &[Complex32], prev: Option<&[Complex32]>) -> f32 {
 
 /// The class of one analysis window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Class {
     /// Level below the silence threshold.
     Silence,
@@ -531,6 +532,7 @@ pub const DEFAULT_HOLD: u32 = 3;
 /// `hold − 1` windows. This is the stateful stage of the audio pipeline; its state is a few
 /// bytes (`Copy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClassSmoother {
     hold: u32,
     current: Option<Class>,
