@@ -290,3 +290,24 @@ fn bench_matrix_writes_rows_that_plot_reads() {
         &["nope.csv"],
     );
 }
+
+#[test]
+fn csv_to_a_closed_pipe_exits_zero_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    // `sqrtspace demo audio --csv - | head -2`: the reader closes the pipe early.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqrtspace"))
+        .args(["demo", "audio", "--repeat", "4", "--csv", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().starts_with("window,"));
+    assert!(lines.next().is_some());
+    drop(lines);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

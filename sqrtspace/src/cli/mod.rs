@@ -126,6 +126,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `sqrtspace demo audio --csv - | head`: the reader has all it wants.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             let mut source = std::error::Error::source(&e);
@@ -139,6 +141,22 @@ pub fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+impl CliError {
+    /// Whether this is a write to a closed pipe (standard output piped into `head`, ...).
+    #[must_use]
+    pub fn is_broken_pipe(&self) -> bool {
+        let io = match self {
+            CliError::Io { source, .. } => Some(source),
+            CliError::Csv { source, .. } => match source.kind() {
+                csv::ErrorKind::Io(e) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        };
+        io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 
