@@ -8,8 +8,9 @@ use num_complex::Complex;
 
 /// Bytes a value occupies: its inline size plus the heap memory it owns.
 ///
-/// Implemented for scalars, [`Complex`], `Vec`, `Box<[T]>`, `String`, arrays, tuples, `Option`
-/// and (with the `ndarray` feature) `ndarray::Array`. For a user type, implement
+/// Implemented for scalars, [`Complex`], `Vec`, slices (`[T]`: the heap its elements own),
+/// `Box<[T]>`, `Box<T>`, `String`, arrays, tuples, `Option`,
+/// `VecDeque` and (with the `ndarray` feature) `ndarray::Array`. For a user type, implement
 /// [`heap_bytes`](ByteSize::heap_bytes) when it owns heap memory; a type that owns none can use
 /// the default (`impl ByteSize for MyState {}`).
 ///
@@ -61,13 +62,21 @@ impl<T: ByteSize> ByteSize for Complex<T> {}
 
 impl<T: ByteSize> ByteSize for Vec<T> {
     fn heap_bytes(&self) -> usize {
-        self.capacity() * std::mem::size_of::<T>() + self.iter().map(T::heap_bytes).sum::<usize>()
+        self.capacity() * std::mem::size_of::<T>() + <[T]>::heap_bytes(self)
+    }
+}
+
+/// A slice in place: the heap memory its elements own (its own elements are inline, counted by
+/// whoever holds the slice: [`Vec`], [`Box<[T]>`], an array).
+impl<T: ByteSize> ByteSize for [T] {
+    fn heap_bytes(&self) -> usize {
+        self.iter().map(T::heap_bytes).sum()
     }
 }
 
 impl<T: ByteSize> ByteSize for Box<[T]> {
     fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val::<[T]>(self) + self.iter().map(T::heap_bytes).sum::<usize>()
+        std::mem::size_of_val::<[T]>(self) + <[T]>::heap_bytes(self)
     }
 }
 
@@ -85,7 +94,7 @@ impl ByteSize for String {
 
 impl<T: ByteSize, const N: usize> ByteSize for [T; N] {
     fn heap_bytes(&self) -> usize {
-        self.iter().map(T::heap_bytes).sum()
+        <[T]>::heap_bytes(self)
     }
 }
 
@@ -146,5 +155,23 @@ mod tests {
         assert_eq!(a.byte_size(), 2 * size_of::<String>() + 12);
         let b: Box<[f32]> = vec![0.0; 6].into_boxed_slice();
         assert_eq!(b.byte_size(), size_of::<Box<[f32]>>() + 24);
+        let nested: &[Vec<u8>] = &[Vec::with_capacity(3), Vec::with_capacity(5)];
+        assert_eq!(<[Vec<u8>]>::heap_bytes(nested), 8, "the elements' heap");
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn ndarray_counts_its_elements() {
+        // frames x bins
+        let a = ndarray::Array2::<Complex<f32>>::zeros((3, 5));
+        assert_eq!(
+            a.byte_size(),
+            size_of::<ndarray::Array2<Complex<f32>>>() + 15 * 8
+        );
+        let v = ndarray::Array1::from_elem(2, vec![0u8; 4]);
+        assert_eq!(
+            v.byte_size(),
+            size_of::<ndarray::Array1<Vec<u8>>>() + 2 * (size_of::<Vec<u8>>() + 4)
+        );
     }
 }

@@ -38,8 +38,13 @@ pub struct Counters {
     pub evictions: u64,
     /// Checkpoints saved.
     pub checkpoint_saves: u64,
-    /// Checkpoints evicted from the ring.
+    /// Checkpoints evicted from the ring (oldest first, or dropped in push mode once no later
+    /// window can resume from them).
     pub checkpoint_evictions: u64,
+    /// Checkpoints the ring refused: larger than its budget, or no room beside the
+    /// checkpoints push mode resumes from. Replays then start further back (push mode keeps
+    /// more history): raise `checkpoint_bytes`.
+    pub checkpoint_refusals: u64,
     /// Output snapshots saved (see [`crate::cost::checkpointed_outputs`]).
     pub output_checkpoint_saves: u64,
     /// Most bytes the LRU held.
@@ -219,6 +224,8 @@ pub enum Verification {
 /// Mode: sqrt (auto)   Window: 4096   Hop: 1024   k: 16   LRU: 64.0 MiB   Workers: 1
 /// Peak RSS: 40.2 MiB  (baseline 2.1 GiB)   Major Faults: 0  (baseline 12)
 /// Time: 1.02x baseline (3.41 s, baseline 3.35 s)   Windows: 155000
+/// CPU: 3.30 s   Minor Faults: 1200   I/O: 0 B read, 0 B written
+/// Engine: 155000 evaluations, 154000 cache hits, 0 recomputes, 140000 evictions, live-bytes high-water 8.0 MiB
 /// Outputs: bit-identical to classic
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -302,6 +309,14 @@ impl fmt::Display for Report {
             )?,
             _ => writeln!(f, "Time: {secs:.2} s   Windows: {}", self.windows)?,
         }
+        writeln!(
+            f,
+            "CPU: {:.2} s   Minor Faults: {}   I/O: {} read, {} written",
+            self.run.cpu.as_secs_f64(),
+            self.run.minor_faults,
+            human(self.run.read_bytes),
+            human(self.run.write_bytes)
+        )?;
         writeln!(
             f,
             "Engine: {} evaluations, {} cache hits, {} recomputes, {} evictions, live-bytes high-water {}",
