@@ -85,6 +85,16 @@ pipeline! {
     }
 }
 
+pipeline! {
+    /// Two output stages: push and stream calls emit `(ema, mix)` per window; `mix` reads
+    /// `ema` through `acc`.
+    struct Both {
+        params: P,
+        stages: [frame_sum, energy, ema, diff, acc, mix],
+        output: [ema, mix],
+    }
+}
+
 fn config(w: usize, h: usize, k: u64, lru: usize) -> Config {
     Config::default()
         .with_window(w)
@@ -164,7 +174,7 @@ proptest! {
     fn random_access_after_a_pass_matches_classic_and_replays_at_most_k(
         (signal, w, h, k, lru, t0, t1) in case(),
         lookups in prop::collection::vec(any::<prop::sample::Index>(), 1..12),
-        ring in prop_oneof![Just(1usize << 20), 16usize..200],
+        ring in prop_oneof![Just(1usize << 20), Just(0usize), 32usize..200],
     ) {
         let c = config(w, h, k, lru).with_checkpoint_bytes(ring);
         let windows = c.windows_in(signal.len() as u64);
@@ -187,6 +197,31 @@ proptest! {
             }
         }
         prop_assert!(p.ring().bytes() <= ring);
+    }
+
+    #[test]
+    fn several_outputs_equal_each_output_evaluated_alone(
+        (signal, w, h, k, lru, _t0, _t1) in case(),
+        chunk in 1usize..50,
+    ) {
+        let c = config(w, h, k, lru);
+        let windows = c.windows_in(signal.len() as u64);
+        let mut alone = Mixed::new(c.clone().with_mode(Mode::Classic), PARAMS).unwrap();
+        let emas = alone.evaluate::<ema>(&signal, 0..windows).unwrap();
+        let mixes = alone.evaluate::<mix>(&signal, 0..windows).unwrap();
+        let expected: Vec<(f32, Vec<f64>)> = emas.into_iter().zip(mixes).collect();
+        let mut both = Both::new(c, PARAMS).unwrap();
+        let mut got = Vec::new();
+        both.stream(signal.chunks(chunk).map(Ok::<_, Error>), |t, o| {
+            assert_eq!(t as usize, got.len());
+            got.push(o);
+        }).unwrap();
+        prop_assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            prop_assert_eq!(g.0.to_bits(), e.0.to_bits());
+            prop_assert_eq!(&g.1, &e.1);
+        }
+        prop_assert!(both.lru().high_water() <= lru);
     }
 
     #[test]
@@ -259,6 +294,56 @@ fn stream_equals_evaluate_with_memory_bounded_by_the_buffer() {
         p.push_samples(&[1.0]),
         Err(Error::PushAfterClose { total: 5000 })
     ));
+}
+
+#[test]
+fn a_reader_streams_like_evaluate_and_a_partial_sample_is_an_error() {
+    let signal: Vec<f32> = (0..3001)
+        .map(|i| ((i * 53) % 97) as f32 / 48.0 - 1.0)
+        .collect();
+    let bytes: Vec<u8> = signal.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let c = config(16, 4, 5, 2000).with_input_buffer_blocks(4);
+    let windows = c.windows_in(signal.len() as u64);
+    let expected = classic(&c, &signal, 0..windows);
+
+    let mut p = Mixed::new(c.clone(), PARAMS).unwrap();
+    let mut got = Vec::new();
+    let end = p
+        .stream_reader(&bytes[..], |t, o| {
+            assert_eq!(t as usize, got.len());
+            got.push(o);
+        })
+        .unwrap();
+    assert_eq!(got, expected);
+    assert_eq!((end.samples, end.windows), (3001, windows));
+    assert!(
+        matches!(
+            p.stream_reader(&bytes[..4], |_, _| {}),
+            Err(Error::PushAfterClose { total: 3001 })
+        ),
+        "a closed stream takes no more samples"
+    );
+
+    // Three bytes of a fourth-to-last sample: every window of the complete samples is handed
+    // out, then the error says how many samples were read.
+    let mut p = Mixed::new(c, PARAMS).unwrap();
+    let mut got = Vec::new();
+    let e = p
+        .stream_reader(&bytes[..bytes.len() - 1], |_, o| got.push(o))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::TruncatedSample {
+                samples_read: 3000,
+                trailing_bytes: 3,
+                sample_bytes: 4
+            }
+        ),
+        "{e}"
+    );
+    let complete = config(16, 4, 5, 2000).windows_in(3000);
+    assert_eq!(&got[..], &expected[..complete as usize]);
 }
 
 #[test]
@@ -361,16 +446,16 @@ fn checkpointed_state_round_trips_through_json() {
 #[test]
 fn ring_wraparound_evicts_oldest_and_stays_correct() {
     let signal: Vec<f32> = (0..600).map(|i| ((i * 7) % 19) as f32).collect();
-    // Ema is 8 bytes, f64 8 bytes: room for 3 checkpoints in all.
+    // Ema is 8 bytes, f64 8 bytes: room for 4 checkpoints in all.
     let c = config(4, 2, 5, 512)
-        .with_checkpoint_bytes(24)
+        .with_checkpoint_bytes(32)
         .with_mode(Mode::Sqrt);
     let windows = c.windows_in(signal.len() as u64);
     let full = classic(&c, &signal, 0..windows);
     let mut p = Mixed::new(c, PARAMS).unwrap();
     p.evaluate::<mix>(&signal, 0..windows).unwrap();
     assert!(p.ring().evictions() > 0);
-    assert!(p.ring().bytes() <= 24);
+    assert!(p.ring().bytes() <= 32);
     let kept: Vec<u64> = p
         .slot::<acc>()
         .checkpoint_indices()
@@ -488,6 +573,28 @@ fn bad_inputs_are_typed_errors() {
         p,
         Err(Error::Config(sqrtspace::ConfigError::ZeroHop))
     ));
+    // A checkpoint of Mixed is its two states, Ema (8 bytes) and f64 (8 bytes); the ring must
+    // hold two, or be 0 (no checkpoints).
+    let e = Mixed::new(config(4, 2, 2, 0).with_checkpoint_bytes(31), PARAMS).err();
+    assert!(
+        matches!(
+            e,
+            Some(Error::Config(
+                sqrtspace::ConfigError::CheckpointBudgetTooSmall {
+                    budget: 31,
+                    needed: 32
+                }
+            ))
+        ),
+        "{e:?}"
+    );
+    assert!(e.unwrap().to_string().contains("at least 32"));
+    assert!(Mixed::new(config(4, 2, 2, 0).with_checkpoint_bytes(32), PARAMS).is_ok());
+    assert!(Mixed::new(config(4, 2, 2, 0).with_checkpoint_bytes(0), PARAMS).is_ok());
+    assert!(
+        Pure::new(config(4, 2, 2, 0).with_checkpoint_bytes(0), PARAMS).is_ok(),
+        "a pipeline without state needs no checkpoint budget"
+    );
     let mut p = Mixed::new(config(4, 2, 2, 0), PARAMS).unwrap();
     let e = p.evaluate::<mix>(&[0.0; 10], 2..9).unwrap_err();
     assert!(
@@ -499,4 +606,64 @@ fn bad_inputs_are_typed_errors() {
         p.evaluate::<mix>(&[0.0; 10], 3..3),
         Err(Error::EmptyRange { .. })
     ));
+}
+
+#[test]
+fn an_output_that_another_output_reads_is_computed_once() {
+    let signal: Vec<f32> = (0..500).map(|i| ((i * 11) % 23) as f32).collect();
+    let c = config(8, 4, 4, 1 << 20);
+    let windows = c.windows_in(signal.len() as u64);
+    let mut p = Both::new(c, PARAMS).unwrap();
+    p.push_samples(&signal).unwrap();
+    let out = p.pull_until(u64::MAX).unwrap();
+    assert_eq!(out.len() as u64, windows);
+    assert_eq!(<Both as sqrtspace::exec::Graph>::OUTPUTS, [2, 5]);
+    let counters = p.counters();
+    let ema = counters.stage("ema").unwrap();
+    assert_eq!(
+        (ema.evaluations, ema.recomputes),
+        (windows, 0),
+        "ema is emitted and read by acc: cached in between, not recomputed"
+    );
+}
+
+#[test]
+fn push_mode_history_is_bounded_whatever_the_stream_length() {
+    // LRU 0: every re-read recomputes, stateful stages replay from their checkpoints, so push
+    // mode must keep the frames back to those checkpoints, and no more.
+    let max_buffered = |samples: usize, ring: usize| {
+        let c = config(16, 4, 5, 0)
+            .with_input_buffer_blocks(8)
+            .with_checkpoint_bytes(ring);
+        let mut p = Mixed::new(c, PARAMS).unwrap();
+        let mut most = 0;
+        for start in (0..samples).step_by(50) {
+            let chunk: Vec<f32> = (start..(start + 50).min(samples))
+                .map(|i| ((i * 31) % 17) as f32 - 8.0)
+                .collect();
+            p.push_samples(&chunk).unwrap();
+            p.pull_until(u64::MAX).unwrap();
+            most = most.max(p.buffered_samples());
+        }
+        (most, p.counters())
+    };
+    let (short, _) = max_buffered(5_000, 1 << 20);
+    let (long, counters) = max_buffered(40_000, 1 << 20);
+    println!("max buffered: {short} samples over 5,000, {long} over 40,000");
+    assert_eq!(short, long, "the history does not grow with the stream");
+    assert!(
+        counters.stage("acc").unwrap().restores > 0,
+        "replays happened"
+    );
+    assert!(
+        counters.checkpoint_evictions > 0,
+        "stale checkpoints were dropped"
+    );
+    // Two checkpoints' worth of ring: the resume points are protected, new ones still fit.
+    let (tight, counters) = max_buffered(40_000, 32);
+    assert_eq!(tight, long);
+    assert_eq!(counters.checkpoint_refusals, 0);
+    // Without checkpoints a replay starts at window 0: the whole stream stays buffered.
+    let (none, _) = max_buffered(10_000, 0);
+    assert!(none >= 9_000, "{none}");
 }

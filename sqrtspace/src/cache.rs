@@ -268,6 +268,10 @@ impl Lru {
 /// Byte accounting of checkpoints: first in, first out, within a byte budget. A checkpoint is
 /// keyed by the exact window index it was taken before; the typed snapshots live in the stage
 /// slots.
+///
+/// Push mode [protects](Ring::protect) the checkpoint each stateful stage would resume from:
+/// admission evicts the oldest unprotected checkpoints only, and refuses a checkpoint that
+/// would need a protected one evicted.
 #[derive(Debug, Clone)]
 pub struct Ring {
     budget: usize,
@@ -275,7 +279,9 @@ pub struct Ring {
     high_water: usize,
     saves: u64,
     evictions: u64,
-    order: VecDeque<(Key, usize)>,
+    refusals: u64,
+    /// Oldest first: key, bytes, protected.
+    order: VecDeque<(Key, usize, bool)>,
 }
 
 impl Ring {
@@ -288,6 +294,7 @@ impl Ring {
             high_water: 0,
             saves: 0,
             evictions: 0,
+            refusals: 0,
             order: VecDeque::new(),
         }
     }
@@ -311,10 +318,16 @@ impl Ring {
     pub fn saves(&self) -> u64 {
         self.saves
     }
-    /// Checkpoints evicted (oldest first) so far.
+    /// Checkpoints evicted (oldest first, or dropped as unusable) so far.
     #[must_use]
     pub fn evictions(&self) -> u64 {
         self.evictions
+    }
+    /// Checkpoints refused so far: larger than the budget, or only room after evicting a
+    /// protected one.
+    #[must_use]
+    pub fn refusals(&self) -> u64 {
+        self.refusals
     }
     /// Checkpoints held now.
     #[must_use]
@@ -327,25 +340,69 @@ impl Ring {
         self.order.is_empty()
     }
 
-    /// Admits a checkpoint, evicting the oldest (reported to `evict`) until it fits. Returns
-    /// `false` when it is larger than the whole budget.
+    /// Admits a checkpoint, evicting the oldest unprotected ones (reported to `evict`) until it
+    /// fits. Returns `false`, evicting nothing, when it cannot fit beside the protected ones.
     pub fn admit(&mut self, key: Key, bytes: usize, mut evict: impl FnMut(Key)) -> bool {
-        if bytes > self.budget {
+        let protected: usize = self.order.iter().filter(|e| e.2).map(|e| e.1).sum();
+        if protected + bytes > self.budget {
+            self.refusals += 1;
             return false;
         }
-        while self.bytes + bytes > self.budget {
-            let Some((k, b)) = self.order.pop_front() else {
-                break;
-            };
+        let mut i = 0;
+        while self.bytes + bytes > self.budget && i < self.order.len() {
+            if self.order[i].2 {
+                i += 1;
+                continue;
+            }
+            let (k, b, _) = self.order.remove(i).expect("in range");
             self.bytes -= b;
             self.evictions += 1;
             evict(k);
         }
-        self.order.push_back((key, bytes));
+        self.order.push_back((key, bytes, false));
         self.bytes += bytes;
         self.saves += 1;
         self.high_water = self.high_water.max(self.bytes);
         true
+    }
+
+    /// The window index of the latest checkpoint of `stage` at or before window `t`.
+    #[must_use]
+    pub fn latest(&self, stage: usize, t: u64) -> Option<u64> {
+        self.order
+            .iter()
+            .filter(|((s, u), _, _)| *s == stage && *u <= t)
+            .map(|((_, u), _, _)| *u)
+            .max()
+    }
+
+    /// Protects exactly the checkpoints `keys` (held ones) from eviction, unprotecting the rest.
+    pub fn protect(&mut self, keys: &[Key]) {
+        for e in &mut self.order {
+            e.2 = keys.contains(&e.0);
+        }
+    }
+
+    /// Drops the checkpoints for which `unusable(key)` holds (reported to `evict`).
+    pub fn drop_where(
+        &mut self,
+        mut unusable: impl FnMut(Key) -> bool,
+        mut evict: impl FnMut(Key),
+    ) {
+        let mut bytes = self.bytes;
+        let mut evictions = 0;
+        self.order.retain(|&(k, b, _)| {
+            if unusable(k) {
+                bytes -= b;
+                evictions += 1;
+                evict(k);
+                false
+            } else {
+                true
+            }
+        });
+        self.bytes = bytes;
+        self.evictions += evictions;
     }
 
     /// Forgets everything.
@@ -393,5 +450,29 @@ mod tests {
         assert_eq!(gone, vec![(0, 4)]);
         assert_eq!(ring.bytes(), 8);
         assert!(!ring.admit((0, 16), 11, |_| unreachable!()));
+        assert_eq!(ring.latest(0, 11), Some(8));
+        assert_eq!(ring.latest(0, 7), None);
+        assert_eq!(ring.latest(1, 100), None);
+    }
+
+    #[test]
+    fn protected_checkpoints_survive_admission() {
+        let mut ring = Ring::new(12);
+        let mut gone = Vec::new();
+        for t in [4, 8, 12] {
+            assert!(ring.admit((0, t), 4, |k| gone.push(k)));
+        }
+        ring.protect(&[(0, 4)]);
+        assert!(ring.admit((0, 16), 4, |k| gone.push(k)));
+        assert_eq!(gone, vec![(0, 8)], "the oldest unprotected goes");
+        assert!(
+            !ring.admit((0, 20), 9, |_| unreachable!()),
+            "9 bytes fit only by evicting the protected checkpoint"
+        );
+        assert_eq!(ring.refusals(), 1);
+        ring.drop_where(|(_, t)| t < 4 || t == 12, |k| gone.push(k));
+        assert_eq!(gone, vec![(0, 8), (0, 12)]);
+        assert_eq!((ring.bytes(), ring.len()), (8, 2));
+        assert_eq!(ring.latest(0, 100), Some(16));
     }
 }

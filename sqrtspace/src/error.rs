@@ -29,6 +29,16 @@ pub enum ConfigError {
     /// `max_workers` was 0.
     #[error("max_workers must be at least 1")]
     ZeroWorkers,
+    /// `checkpoint_bytes` cannot hold two checkpoints of the pipeline's state (the one a
+    /// replay resumes from and the next), so replays could not stay within k windows and push
+    /// mode could not bound its history.
+    #[error("checkpoint_bytes ({budget} bytes) cannot hold two checkpoints of the pipeline's state ({needed} bytes: twice the initial state of every stateful stage); set Config::checkpoint_bytes to at least {needed} (the default is 16 MiB), or to 0 for no checkpoints (replays then start at window 0)")]
+    CheckpointBudgetTooSmall {
+        /// The configured `checkpoint_bytes`.
+        budget: usize,
+        /// Bytes of two checkpoints of every stateful stage's initial state.
+        needed: usize,
+    },
 }
 
 /// An error while evaluating or streaming a pipeline.
@@ -90,6 +100,25 @@ pub enum Error {
         t: u64,
         /// Complete windows available.
         available: u64,
+    },
+    /// Reading samples from a byte stream failed ([`crate::source`]).
+    #[error("reading samples failed after {samples_read} complete samples: {source}")]
+    Read {
+        /// Complete samples read before the failure (all of them were handed on).
+        samples_read: u64,
+        /// The reader's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A byte stream ended inside a sample ([`crate::source`]).
+    #[error("the stream ended inside a sample: {trailing_bytes} trailing byte(s) after {samples_read} complete samples of {sample_bytes} bytes; the input is truncated or holds another sample type (check the sample format)")]
+    TruncatedSample {
+        /// Complete samples read (all of them were handed on).
+        samples_read: u64,
+        /// Bytes of the incomplete last sample.
+        trailing_bytes: usize,
+        /// Bytes per sample of the expected type.
+        sample_bytes: usize,
     },
     /// A stage returned an error of its own.
     #[error("stage `{stage}` failed at window {t}: {message}")]

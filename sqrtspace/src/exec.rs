@@ -8,7 +8,7 @@
 //! column) go through a generated `match`. No `dyn`, no `Any`.
 
 use crate::bytes::ByteSize;
-use crate::cache::{IndexMap, Lru, Ring};
+use crate::cache::{IndexMap, Key, Lru, Ring};
 use crate::config::{Config, Mode};
 use crate::error::Error;
 use crate::metrics::Counters;
@@ -23,8 +23,12 @@ pub trait Graph: Sized + 'static {
     type Sample: Copy + ByteSize + 'static;
     /// Runtime parameters passed to stages that take `#[params]`.
     type Params: 'static;
-    /// The declared output stage (the target of push/stream calls).
-    type Output: Stage;
+    /// What push and stream calls emit per window: the output of the declared output stage
+    /// (`output: s` in `pipeline!`), or a tuple of the outputs of the declared output stages
+    /// in their listed order (`output: [a, b]`).
+    type Output: 'static;
+    /// Indices (into [`Graph::STAGES`]) of the output stages, in their listed order.
+    const OUTPUTS: &'static [usize];
     /// Typed storage: one [`Slot`] per stage.
     type Slots: Default;
     /// The pipeline's name.
@@ -52,6 +56,11 @@ pub trait Graph: Sized + 'static {
     fn clear_all(slots: &mut Self::Slots);
     /// Bytes of the initial state of every stateful stage (for planning checkpoints).
     fn state_bytes() -> usize;
+    /// The outputs emitted for window `t` ([`Graph::Output`]), evaluated depth-first.
+    ///
+    /// # Errors
+    /// Whatever a stage or frame access returns.
+    fn output(ex: &mut Exec<'_, Self>, t: u64) -> Result<Self::Output, Error>;
     /// Bytes of each stage's output at window `t`, evaluated depth-first (the planner's probe).
     ///
     /// # Errors
@@ -59,8 +68,8 @@ pub trait Graph: Sized + 'static {
     fn probe(ex: &mut Exec<'_, Self>, t: u64, bytes: &mut [usize]) -> Result<(), Error>;
 }
 
-/// The output type of a pipeline's declared output stage.
-pub type OutputOf<G> = <<G as Graph>::Output as Stage>::Output;
+/// What a pipeline's push and stream calls emit per window ([`Graph::Output`]).
+pub type OutputOf<G> = <G as Graph>::Output;
 
 /// `G` contains stage `S`: where its slot is, and how to fetch its output.
 #[diagnostic::on_unimplemented(
@@ -250,6 +259,9 @@ pub struct Core<G: Graph> {
     reused: Vec<bool>,
     /// Pins may be left over from an evaluation that stopped on an error.
     pins_dirty: bool,
+    /// Per stage: the window its state is positioned before (0 for pure stages), for push
+    /// mode's trimming.
+    cursors: Vec<u64>,
 }
 
 impl<G: Graph> Core<G> {
@@ -416,10 +428,16 @@ pub fn fetch<G: Has<S>, S: Compute<G>>(
 }
 
 /// Which stages' outputs can be read more than once: read by two or more input edges (several
-/// consumers, or one consumer at several offsets) or through a lookback.
-fn reused(stages: &[StageMeta]) -> Vec<bool> {
+/// consumers, or one consumer at several offsets), through a lookback, or by an input edge and
+/// the emission of several output stages (`outputs`, when there are two or more).
+fn reused(stages: &[StageMeta], outputs: &[usize]) -> Vec<bool> {
     let mut reads = vec![0usize; stages.len()];
     let mut lookback = vec![false; stages.len()];
+    if outputs.len() > 1 {
+        for &o in outputs {
+            reads[o] += 1;
+        }
+    }
     for s in stages {
         for e in s.inputs {
             if let Some(d) = e.stage.and_then(|id| crate::graph::index_of(stages, id)) {
@@ -505,6 +523,10 @@ fn produce<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<S::
     if result.is_ok() {
         slot.state = Some(state);
         slot.cursor = cursor;
+        ex.core.cursors[idx] = cursor;
+    } else {
+        // The state was consumed: the next call starts from the initial state.
+        ex.core.cursors[idx] = 0;
     }
     result
 }
@@ -676,9 +698,22 @@ impl<G: Graph> Pipeline<G> {
     /// A pipeline with `config` (validated) and runtime `params`.
     ///
     /// # Errors
-    /// [`Error::Config`] when `config` is invalid.
+    /// [`Error::Config`] when `config` is invalid, or when `config.checkpoint_bytes` is neither
+    /// 0 (no checkpoints: replays start at window 0) nor enough for two checkpoints of the
+    /// stateful stages' initial state ([`ConfigError::CheckpointBudgetTooSmall`]).
+    ///
+    /// [`ConfigError::CheckpointBudgetTooSmall`]: crate::ConfigError::CheckpointBudgetTooSmall
     pub fn new(config: Config, params: G::Params) -> Result<Self, Error> {
         config.validate()?;
+        // Two checkpoints: the one a replay resumes from, and room for the next.
+        let needed = 2 * G::state_bytes();
+        if config.checkpoint_bytes != 0 && config.checkpoint_bytes < needed {
+            return Err(crate::ConfigError::CheckpointBudgetTooSmall {
+                budget: config.checkpoint_bytes,
+                needed,
+            }
+            .into());
+        }
         let lru = Lru::new(config.lru_bytes);
         let ring = Ring::new(config.checkpoint_bytes);
         let output_ring = Ring::new(config.checkpoint_bytes / 4);
@@ -695,8 +730,9 @@ impl<G: Graph> Pipeline<G> {
                 classic: false,
                 column_bytes: 0,
                 inflight_bytes: 0,
-                reused: reused(G::STAGES),
+                reused: reused(G::STAGES, G::OUTPUTS),
                 pins_dirty: false,
+                cursors: vec![0; G::STAGES.len()],
                 config,
             },
             input: InputBuffer::default(),
@@ -724,6 +760,7 @@ impl<G: Graph> Pipeline<G> {
         c.evictions = self.core.lru.evictions();
         c.checkpoint_saves = self.core.ring.saves();
         c.checkpoint_evictions = self.core.ring.evictions();
+        c.checkpoint_refusals = self.core.ring.refusals();
         c.output_checkpoint_saves = self.core.output_ring.saves();
         c.lru_high_water = self.core.lru.high_water();
         c
@@ -782,6 +819,7 @@ impl<G: Graph> Pipeline<G> {
         self.core.ring.clear();
         self.core.output_ring.clear();
         self.core.column_bytes = 0;
+        self.core.cursors.fill(0);
         self.input = InputBuffer::default();
         self.bound = None;
         self.probed = None;
@@ -980,6 +1018,14 @@ impl<G: Graph> Pipeline<G> {
         Ok(())
     }
 
+    /// Samples the push-mode input buffer holds now: the unprocessed ones plus the history
+    /// that recomputation and replays from checkpoints may still read (see
+    /// [`pull_until`](Self::pull_until)).
+    #[must_use]
+    pub fn buffered_samples(&self) -> usize {
+        self.input.samples.len()
+    }
+
     /// Complete windows pushed so far.
     #[must_use]
     pub fn windows_available(&self) -> u64 {
@@ -992,11 +1038,7 @@ impl<G: Graph> Pipeline<G> {
     ///
     /// # Errors
     /// A stage's error.
-    pub fn pull_until(&mut self, t: u64) -> Result<Vec<OutputOf<G>>, Error>
-    where
-        G: Has<<G as Graph>::Output>,
-        <G as Graph>::Output: Compute<G>,
-    {
+    pub fn pull_until(&mut self, t: u64) -> Result<Vec<OutputOf<G>>, Error> {
         let mut out = Vec::new();
         self.pull_with(t, |_, o| out.push(o))?;
         Ok(out)
@@ -1006,11 +1048,11 @@ impl<G: Graph> Pipeline<G> {
     ///
     /// # Errors
     /// A stage's error.
-    pub fn pull_with(&mut self, t: u64, mut sink: impl FnMut(u64, OutputOf<G>)) -> Result<(), Error>
-    where
-        G: Has<<G as Graph>::Output>,
-        <G as Graph>::Output: Compute<G>,
-    {
+    pub fn pull_with(
+        &mut self,
+        t: u64,
+        mut sink: impl FnMut(u64, OutputOf<G>),
+    ) -> Result<(), Error> {
         let available = self.windows_available();
         let end = t.min(available);
         // The stream's length is unknown: k is the configured one, or the default raised to
@@ -1038,7 +1080,7 @@ impl<G: Graph> Pipeline<G> {
             ex.core.begin();
             while self.input.next_out < end {
                 let tt = self.input.next_out;
-                let o = fetch_owned::<G, <G as Graph>::Output>(&mut ex, tt)?;
+                let o = G::output(&mut ex, tt)?;
                 sink(tt, o);
                 self.input.next_out += 1;
             }
@@ -1048,17 +1090,53 @@ impl<G: Graph> Pipeline<G> {
         Ok(())
     }
 
-    /// Drops samples older than the history that recomputation may need:
-    /// `stages x (k + max lookback) + 1` windows before the next output.
+    /// Push mode: drops the samples and checkpoints that no later window can need.
+    ///
+    /// Outputs are pulled in order, so every later fetch of an output stage is at window
+    /// `next_out` or after. Walking the graph from the outputs down, each stage's lowest
+    /// future window follows: a pure stage computes the windows asked of it; a stateful one
+    /// continues from its current position or resumes from its latest checkpoint at or before
+    /// the lowest window asked of it (window 0 without one); its inputs are then needed from
+    /// there, less their lookback offsets. That checkpoint is protected in the ring until the
+    /// next trim, older checkpoints of the stage are dropped, and samples before the lowest
+    /// frame needed are released. With checkpoints every k windows the history kept is
+    /// bounded by the checkpoint interval and the lookback spans, whatever the stream's length.
     fn trim(&mut self) {
-        let c = &self.core.config;
-        let max_off = G::STAGES
-            .iter()
-            .map(StageMeta::max_offset)
-            .max()
-            .unwrap_or(0);
-        let history = G::STAGES.len() as u64 * (self.core.k + max_off) + 1;
-        let keep_from = self.input.next_out.saturating_sub(history) * c.hop as u64;
+        let stages = G::STAGES;
+        let next = self.input.next_out;
+        let mut need: Vec<Option<u64>> = vec![None; stages.len()];
+        for &o in G::OUTPUTS {
+            need[o] = Some(next);
+        }
+        let mut first_frame = next;
+        let mut resume: Vec<Key> = Vec::new();
+        for &i in G::TOPO.iter().rev() {
+            let Some(u) = need[i] else { continue };
+            let low = if stages[i].stateful {
+                let c = self.core.ring.latest(i, u);
+                if let Some(c) = c {
+                    resume.push((i, c));
+                }
+                self.core.cursors[i].min(c.unwrap_or(0))
+            } else {
+                u
+            };
+            for e in stages[i].inputs {
+                let w = low.saturating_sub(e.offset);
+                match e.stage.and_then(|id| crate::graph::index_of(stages, id)) {
+                    Some(d) => need[d] = Some(need[d].map_or(w, |x| x.min(w))),
+                    None => first_frame = first_frame.min(w),
+                }
+            }
+        }
+        let Core { ring, slots, .. } = &mut self.core;
+        ring.drop_where(
+            |(s, t)| resume.iter().any(|&(rs, rt)| rs == s && t < rt),
+            |(s, t)| G::evict_checkpoint(slots, s, t),
+        );
+        ring.protect(&resume);
+
+        let keep_from = first_frame * self.core.config.hop as u64;
         let drop = keep_from.saturating_sub(self.input.first);
         // Compact when the dead prefix is at least half the buffer (amortised O(1) per sample).
         if drop > 0 && drop as usize >= self.input.samples.len() / 2 {
@@ -1105,27 +1183,75 @@ impl<G: Graph> Pipeline<G> {
         I: IntoIterator<Item = Result<C, E>>,
         C: AsRef<[G::Sample]>,
         E: From<Error>,
-        G: Has<<G as Graph>::Output>,
-        <G as Graph>::Output: Compute<G>,
     {
-        // After pulling every complete window at most `window - 1` unprocessed samples stay
-        // buffered, so pieces of `capacity - (window - 1)` samples always fit after a pull.
-        let c = &self.core.config;
-        let piece = (c.input_buffer_blocks * c.window - (c.window - 1)).max(1);
         for chunk in chunks {
-            let chunk = chunk?;
-            for part in chunk.as_ref().chunks(piece) {
-                if let Err(Error::Backpressure { .. }) = self.push_samples(part) {
+            self.feed(chunk?.as_ref(), &mut sink)?;
+        }
+        self.pull_with(u64::MAX, &mut sink)?;
+        Ok(self.close())
+    }
+
+    /// Streams raw little-endian samples from `reader` (a file, a pipe, standard input)
+    /// through the pipeline, like [`stream`](Self::stream): outputs go to `sink(t, output)` as
+    /// their windows complete, through one reused read buffer ([`RawReader`]) of half the
+    /// input buffer; memory is independent of the stream's length.
+    ///
+    /// # Errors
+    /// A stage's error; [`Error::Read`] when the reader fails; [`Error::TruncatedSample`]
+    /// when the stream ends inside a sample (every window of the complete samples before it
+    /// has been handed to `sink` by then).
+    ///
+    /// [`RawReader`]: crate::source::RawReader
+    pub fn stream_reader<R: std::io::Read>(
+        &mut self,
+        reader: R,
+        mut sink: impl FnMut(u64, OutputOf<G>),
+    ) -> Result<StreamEnd, Error>
+    where
+        G::Sample: crate::source::RawSample,
+    {
+        let c = &self.core.config;
+        let chunk = (c.input_buffer_blocks * c.window / 2).max(1);
+        let mut source = crate::source::RawReader::<R, G::Sample>::new(reader, chunk);
+        loop {
+            match source.next_chunk() {
+                Ok(Some(samples)) => self.feed(samples, &mut sink)?,
+                Ok(None) => break,
+                Err(e) => {
+                    // Every complete sample was accepted: hand out the windows they complete.
                     self.pull_with(u64::MAX, &mut sink)?;
-                    self.push_samples(part)?;
-                }
-                if self.windows_available() > self.input.next_out {
-                    self.pull_with(u64::MAX, &mut sink)?;
+                    return Err(e);
                 }
             }
         }
         self.pull_with(u64::MAX, &mut sink)?;
         Ok(self.close())
+    }
+
+    /// Pushes `chunk` in pieces that fit the input buffer, pulling completed windows into
+    /// `sink` as it goes (the body of [`stream`](Self::stream)).
+    fn feed(
+        &mut self,
+        chunk: &[G::Sample],
+        sink: &mut impl FnMut(u64, OutputOf<G>),
+    ) -> Result<(), Error> {
+        // After pulling every complete window at most `window - 1` unprocessed samples stay
+        // buffered, so pieces of `capacity - (window - 1)` samples always fit after a pull.
+        let c = &self.core.config;
+        let piece = (c.input_buffer_blocks * c.window - (c.window - 1)).max(1);
+        for part in chunk.chunks(piece) {
+            match self.push_samples(part) {
+                Err(Error::Backpressure { .. }) => {
+                    self.pull_with(u64::MAX, &mut *sink)?;
+                    self.push_samples(part)?;
+                }
+                other => other?,
+            }
+            if self.windows_available() > self.input.next_out {
+                self.pull_with(u64::MAX, &mut *sink)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1139,14 +1265,44 @@ fn whole<'a, T>(signal: &'a [T], windows: u64, c: &Config) -> Frames<'a, T> {
     }
 }
 
-/// The target's output at `t`, owned: a clone when cached, else computed without caching it.
-fn fetch_owned<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<S::Output, Error> {
+/// The output of a single output stage (or an evaluation's target) at `t`, owned: a clone
+/// when cached, else computed without caching it (nothing else reads it).
+///
+/// # Errors
+/// Whatever computing it returns.
+pub fn fetch_owned<G: Has<S>, S: Compute<G>>(
+    ex: &mut Exec<'_, G>,
+    t: u64,
+) -> Result<S::Output, Error> {
     let idx = <G as Has<S>>::INDEX;
     if let Some(o) = G::slot(&ex.core.slots).cache.get(&t) {
         ex.core.counters.stages[idx].cache_hits += 1;
         return Ok(o.clone());
     }
     let out = restore_or_produce::<G, S>(ex, t)?;
+    ex.core.note_live_plus(out.byte_size());
+    Ok(out)
+}
+
+/// The output of one of several output stages at `t`, owned: fetched like an input (so an
+/// output that another output stage also reads is computed once and offered to the LRU), then
+/// moved out or cloned, and released.
+///
+/// # Errors
+/// Whatever computing it returns.
+pub fn fetch_output<G: Has<S>, S: Compute<G>>(
+    ex: &mut Exec<'_, G>,
+    t: u64,
+) -> Result<S::Output, Error> {
+    let held = <G as Has<S>>::fetch(ex, t)?;
+    let out = match held {
+        Held::Owned(o) => {
+            ex.core.inflight_bytes = ex.core.inflight_bytes.saturating_sub(o.byte_size());
+            return Ok(o);
+        }
+        ref other => ex.resolve_now::<S>(other, t).clone(),
+    };
+    ex.release::<S>(&held, t);
     ex.core.note_live_plus(out.byte_size());
     Ok(out)
 }

@@ -84,6 +84,7 @@ pub mod exec;
 pub mod graph;
 pub mod metrics;
 pub mod plan;
+pub mod source;
 pub mod stage;
 
 #[cfg(feature = "audio")]
@@ -106,6 +107,7 @@ pub use exec::{Pipeline, StreamEnd};
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
 pub use plan::{Machine, Plan, Planner};
+pub use source::{RawReader, RawSample};
 
 #[doc(inline)]
 pub use sqrtspace_macros::{pipeline, stage};

@@ -49,20 +49,39 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
         }
     }
     if let Some(out) = &decl.output {
-        let k = path_key(out);
+        if let super::parse::Output::List { paths, span } = out {
+            if paths.is_empty() {
+                errors.span_error(
+                    *span,
+                    "`output: []` names no stage\n\nhelp: name one output stage (`output: s`) or several (`output: [a, b]`)",
+                );
+            }
+        }
         let last = |p: &syn::Path| {
             p.segments
                 .last()
                 .map(|s| s.ident.to_string())
                 .unwrap_or_default()
         };
-        if !decl.stages.iter().any(|s| path_key(s) == k || last(s) == k) {
-            let names: Vec<String> = decl.stages.iter().map(last).collect();
-            let msg = match did_you_mean(&k, names.iter().map(String::as_str)) {
-                Some(s) => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: did you mean `{s}`?"),
-                None => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: add it to `stages: [...]`"),
-            };
-            errors.error(out, msg);
+        let mut seen: Vec<String> = Vec::new();
+        for out in out.paths() {
+            let k = path_key(out);
+            if seen.contains(&k) {
+                errors.error(
+                    out,
+                    format!("output `{k}` is listed twice\n\nhelp: remove this entry; list each output stage once"),
+                );
+                continue;
+            }
+            seen.push(k.clone());
+            if !decl.stages.iter().any(|s| path_key(s) == k || last(s) == k) {
+                let names: Vec<String> = decl.stages.iter().map(last).collect();
+                let msg = match did_you_mean(&k, names.iter().map(String::as_str)) {
+                    Some(s) => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: did you mean `{s}`?"),
+                    None => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: add it to `stages: [...]`"),
+                };
+                errors.error(out, msg);
+            }
         }
     }
 }

@@ -25,7 +25,17 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     let idx: Vec<usize> = (0..n).collect();
     let sample = &m.sample;
     let params = &m.params;
-    let output = &m.output;
+    let out_index: Vec<usize> = m
+        .outputs
+        .iter()
+        .map(|o| {
+            let k = super::check::path_key(o);
+            stages
+                .iter()
+                .position(|s| super::check::path_key(s) == k)
+                .expect("analyze: outputs are entries of `stages`")
+        })
+        .collect();
 
     // Every use that needs `S: Compute<Self>` (its inputs are in this pipeline, its params and
     // sample types match) goes through this one function, at the stage's entry in `stages`:
@@ -44,17 +54,39 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             fn(&mut #p::Exec<'_, #name>, ::core::ops::Range<u64>) -> #p::Result<(), #p::Error>,
             fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<usize, #p::Error>,
             fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<#p::Held<<S as #p::Stage>::Output>, #p::Error>,
+            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<S as #p::Stage>::Output, #p::Error>,
+            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<S as #p::Stage>::Output, #p::Error>,
         )
         where
             #name: #p::Has<S>,
             #ops_bound
         {
-            (#p::classic_column::<#name, S>, #p::probe_stage::<#name, S>, #p::fetch::<#name, S>)
+            (
+                #p::classic_column::<#name, S>,
+                #p::probe_stage::<#name, S>,
+                #p::fetch::<#name, S>,
+                #p::fetch_owned::<#name, S>,
+                #p::fetch_output::<#name, S>,
+            )
         }
     };
     let op = |s: &syn::Path, i: syn::Index| respan(quote!((const { #ops::<#s>() }.#i)), s.span());
     let classic_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(0))).collect();
     let probe_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(1))).collect();
+    // `output: s` emits `s`'s output, computed without caching it; `output: [a, b]` the tuple,
+    // each fetched like an input (an output another output reads is computed once).
+    let (output_ty, output_body) = if m.output_list {
+        let tys = m.outputs.iter().map(|o| quote!(<#o as #p::Stage>::Output));
+        let calls = m.outputs.iter().map(|o| {
+            let f = op(o, syn::Index::from(4));
+            quote!(#f(ex, t)?)
+        });
+        (quote!((#(#tys,)*)), quote!(#p::Result::Ok((#(#calls,)*))))
+    } else {
+        let o = &m.outputs[0];
+        let f = op(o, syn::Index::from(3));
+        (quote!(<#o as #p::Stage>::Output), quote!(#f(ex, t)))
+    };
 
     let has_impls = stages.iter().zip(&fields).enumerate().map(|(i, (s, f))| {
         let fetch = op(s, syn::Index::from(2));
@@ -140,7 +172,8 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
         impl #p::Graph for #name {
             type Sample = #sample;
             type Params = #params;
-            type Output = #output;
+            type Output = #output_ty;
+            const OUTPUTS: &'static [usize] = &[#(#out_index),*];
             type Slots = #slots;
             const NAME: &'static str = #name_str;
             const STAGES: &'static [#p::StageMeta] = #name::STAGES;
@@ -185,6 +218,10 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
                     }
                 }
                 0 #(+ bytes::<#stages>())*
+            }
+            #[inline]
+            fn output(ex: &mut #p::Exec<'_, Self>, t: u64) -> #p::Result<Self::Output, #p::Error> {
+                #output_body
             }
             fn probe(ex: &mut #p::Exec<'_, Self>, t: u64, bytes: &mut [usize]) -> #p::Result<(), #p::Error> {
                 #( bytes[#idx] = #probe_ops(ex, t)?; )*

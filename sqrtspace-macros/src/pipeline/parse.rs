@@ -7,7 +7,8 @@
 //!         sample: f32,            // optional, default f32
 //!         params: MyParams,       // optional, default ()
 //!         stages: [a, b, m::c],
-//!         output: c,              // optional, default the last stage
+//!         output: c,              // optional, default the last stage;
+//!                                 // `output: [b, c]` emits the tuple of both outputs
 //!     }
 //! }
 //! ```
@@ -29,13 +30,31 @@ pub struct PipelineDecl {
     /// The `stages` key was given (possibly empty).
     pub stages_given: bool,
     pub stages_span: Span,
-    pub output: Option<syn::Path>,
+    /// The output stages as written: one path, or a bracketed list.
+    pub output: Option<Output>,
     /// Keys that are not one of [`KEYS`], reported by `check`.
     pub unknown: Vec<syn::Ident>,
     pub duplicate_keys: Vec<syn::Ident>,
     /// A syntax error in the body. The header (attributes, visibility, name) parsed, so the
     /// expansion still declares the type, and uses of it report nothing else.
     pub body_error: Option<syn::Error>,
+}
+
+/// The `output` key's value.
+pub enum Output {
+    /// `output: s`: push and stream calls emit `s`'s output.
+    One(syn::Path),
+    /// `output: [a, b]`: they emit the tuple of `a`'s and `b`'s outputs.
+    List { paths: Vec<syn::Path>, span: Span },
+}
+
+impl Output {
+    pub fn paths(&self) -> &[syn::Path] {
+        match self {
+            Output::One(p) => std::slice::from_ref(p),
+            Output::List { paths, .. } => paths,
+        }
+    }
 }
 
 impl Parse for PipelineDecl {
@@ -93,7 +112,17 @@ fn parse_body(body: ParseStream, decl: &mut PipelineDecl) -> syn::Result<()> {
         match k.as_str() {
             "sample" => decl.sample = Some(body.parse()?),
             "params" => decl.params = Some(body.parse()?),
-            "output" => decl.output = Some(body.parse()?),
+            "output" if body.peek(syn::token::Bracket) => {
+                let list;
+                let b = bracketed!(list in body);
+                decl.output = Some(Output::List {
+                    paths: Punctuated::<syn::Path, Token![,]>::parse_terminated(&list)?
+                        .into_iter()
+                        .collect(),
+                    span: b.span.join(),
+                });
+            }
+            "output" => decl.output = Some(Output::One(body.parse()?)),
             "stages" => {
                 if !body.peek(syn::token::Bracket) {
                     return Err(syn::Error::new(
