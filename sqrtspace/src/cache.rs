@@ -280,6 +280,8 @@ pub struct Ring {
     saves: u64,
     evictions: u64,
     refusals: u64,
+    /// Bytes of the protected checkpoints.
+    protected: usize,
     /// Oldest first: key, bytes, protected.
     order: VecDeque<(Key, usize, bool)>,
 }
@@ -295,6 +297,7 @@ impl Ring {
             saves: 0,
             evictions: 0,
             refusals: 0,
+            protected: 0,
             order: VecDeque::new(),
         }
     }
@@ -343,8 +346,7 @@ impl Ring {
     /// Admits a checkpoint, evicting the oldest unprotected ones (reported to `evict`) until it
     /// fits. Returns `false`, evicting nothing, when it cannot fit beside the protected ones.
     pub fn admit(&mut self, key: Key, bytes: usize, mut evict: impl FnMut(Key)) -> bool {
-        let protected: usize = self.order.iter().filter(|e| e.2).map(|e| e.1).sum();
-        if protected + bytes > self.budget {
+        if self.protected + bytes > self.budget {
             self.refusals += 1;
             return false;
         }
@@ -378,8 +380,12 @@ impl Ring {
 
     /// Protects exactly the checkpoints `keys` (held ones) from eviction, unprotecting the rest.
     pub fn protect(&mut self, keys: &[Key]) {
+        self.protected = 0;
         for e in &mut self.order {
             e.2 = keys.contains(&e.0);
+            if e.2 {
+                self.protected += e.1;
+            }
         }
     }
 
@@ -389,11 +395,13 @@ impl Ring {
         mut unusable: impl FnMut(Key) -> bool,
         mut evict: impl FnMut(Key),
     ) {
-        let mut bytes = self.bytes;
-        let mut evictions = 0;
-        self.order.retain(|&(k, b, _)| {
+        let (mut bytes, mut protected, mut evictions) = (self.bytes, self.protected, 0);
+        self.order.retain(|&(k, b, p)| {
             if unusable(k) {
                 bytes -= b;
+                if p {
+                    protected -= b;
+                }
                 evictions += 1;
                 evict(k);
                 false
@@ -402,6 +410,7 @@ impl Ring {
             }
         });
         self.bytes = bytes;
+        self.protected = protected;
         self.evictions += evictions;
     }
 
@@ -409,6 +418,7 @@ impl Ring {
     pub fn clear(&mut self) {
         self.order.clear();
         self.bytes = 0;
+        self.protected = 0;
     }
 }
 

@@ -1032,9 +1032,9 @@ impl<G: Graph> Pipeline<G> {
         self.core.config.windows_in(self.input.total)
     }
 
-    /// Push mode: evaluates the output stage for every window from the last pulled one up to
-    /// `t` (exclusive), or up to the last complete window if fewer are available, and returns
-    /// those outputs in order.
+    /// Push mode: evaluates the output stage (or stages: [`Graph::Output`]) for every window
+    /// from the last pulled one up to `t` (exclusive), or up to the last complete window if
+    /// fewer are available, and returns those outputs in order.
     ///
     /// # Errors
     /// A stage's error.
@@ -1168,8 +1168,8 @@ impl<G: Graph> Pipeline<G> {
     }
 
     /// Streams `chunks` (any iterator of sample slices, e.g. a decoder's output) through the
-    /// pipeline, handing each output of the output stage to `sink(t, output)` as soon as its
-    /// window is complete. Chunks larger than the input buffer are split; backpressure is
+    /// pipeline, handing each window's output ([`Graph::Output`]) to `sink(t, output)` as soon
+    /// as the window is complete. Chunks larger than the input buffer are split; backpressure is
     /// handled by pulling. Memory is independent of the stream's length.
     ///
     /// # Errors
