@@ -165,7 +165,11 @@ fn chart(
     }
     let pad = (x1 - x0).max(x1 * 0.2) * 0.1;
     let (x0, x1) = ((x0 - pad).max(0.0), x1 + pad);
-    let (y0, y1) = (y0 / 2.0, y1 * 3.0);
+    // Whole decades, so the log axis labels land on 1-2-5 steps instead of crowding one end.
+    let (y0, y1) = (
+        10f64.powf((y0 / 2.0).log10().floor()),
+        10f64.powf((y1 * 3.0).log10().ceil()),
+    );
 
     let root = BitMapBackend::new(path, (1000, 640)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
