@@ -1,12 +1,12 @@
-//! What the expansion needs: the output stages' paths as listed in `stages`, and the sample
-//! and params types.
+//! What the expansion needs: the output stages' indices in `stages`, and the sample and
+//! params types.
 
-use super::check::path_key;
+use super::check::stage_index;
 use super::parse::{Output, PipelineDecl};
 
 pub struct Model {
-    /// The output stages' paths as listed in `stages`, in the `output` key's order.
-    pub outputs: Vec<syn::Path>,
+    /// Indices into `stages` of the output stages, in the `output` key's order.
+    pub outputs: Vec<usize>,
     /// Whether the outputs were given as a list (`output: [a, b]`): push and stream calls then
     /// emit a tuple.
     pub output_list: bool,
@@ -14,33 +14,15 @@ pub struct Model {
     pub params: syn::Type,
 }
 
-/// The entry of `stages` that `o` names (by its path, or by its last segment).
-fn listed(decl: &PipelineDecl, o: &syn::Path) -> syn::Path {
-    let k = path_key(o);
-    decl.stages
-        .iter()
-        .find(|s| path_key(s) == k)
-        .or_else(|| {
-            decl.stages
-                .iter()
-                .find(|s| s.segments.last().is_some_and(|l| l.ident == k))
-        })
-        .cloned()
-        .unwrap_or_else(|| o.clone())
-}
-
 pub fn analyze(decl: &PipelineDecl) -> Model {
+    let index = |o| stage_index(&decl.stages, o).expect("checked: outputs are stages");
     let (outputs, output_list) = match &decl.output {
-        Some(Output::One(o)) => (vec![listed(decl, o)], false),
-        Some(Output::List { paths, .. }) => (paths.iter().map(|o| listed(decl, o)).collect(), true),
-        None => (
-            vec![decl
-                .stages
-                .last()
-                .cloned()
-                .expect("checked: at least one stage")],
-            false,
-        ),
+        Some(Output::One(o)) => (vec![index(o)], false),
+        Some(Output::List { paths, .. }) => (paths.iter().map(index).collect(), true),
+        None => {
+            assert!(!decl.stages.is_empty(), "checked: at least one stage");
+            (vec![decl.stages.len() - 1], false)
+        }
     };
     Model {
         outputs,

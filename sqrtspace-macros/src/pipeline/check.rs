@@ -6,8 +6,25 @@ use super::parse::{PipelineDecl, KEYS};
 use crate::errors::{did_you_mean, Errors};
 use quote::ToTokens;
 
-pub fn path_key(p: &syn::Path) -> String {
+fn path_key(p: &syn::Path) -> String {
     p.to_token_stream().to_string().replace(' ', "")
+}
+
+fn last_segment(p: &syn::Path) -> String {
+    p.segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default()
+}
+
+/// The index in `stages` of the entry that `o` names: the same path, else an entry whose
+/// last segment is `o` (`output: c` for `stages: [m::c]`).
+pub fn stage_index(stages: &[syn::Path], o: &syn::Path) -> Option<usize> {
+    let k = path_key(o);
+    stages
+        .iter()
+        .position(|s| path_key(s) == k)
+        .or_else(|| stages.iter().position(|s| last_segment(s) == k))
 }
 
 pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
@@ -57,12 +74,6 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
                 );
             }
         }
-        let last = |p: &syn::Path| {
-            p.segments
-                .last()
-                .map(|s| s.ident.to_string())
-                .unwrap_or_default()
-        };
         let mut seen: Vec<String> = Vec::new();
         for out in out.paths() {
             let k = path_key(out);
@@ -74,8 +85,8 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
                 continue;
             }
             seen.push(k.clone());
-            if !decl.stages.iter().any(|s| path_key(s) == k || last(s) == k) {
-                let names: Vec<String> = decl.stages.iter().map(last).collect();
+            if stage_index(&decl.stages, out).is_none() {
+                let names: Vec<String> = decl.stages.iter().map(last_segment).collect();
                 let msg = match did_you_mean(&k, names.iter().map(String::as_str)) {
                     Some(s) => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: did you mean `{s}`?"),
                     None => format!("output `{k}` is not one of the pipeline's stages\n\nhelp: add it to `stages: [...]`"),

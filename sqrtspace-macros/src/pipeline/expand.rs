@@ -25,17 +25,8 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     let idx: Vec<usize> = (0..n).collect();
     let sample = &m.sample;
     let params = &m.params;
-    let out_index: Vec<usize> = m
-        .outputs
-        .iter()
-        .map(|o| {
-            let k = super::check::path_key(o);
-            stages
-                .iter()
-                .position(|s| super::check::path_key(s) == k)
-                .expect("analyze: outputs are entries of `stages`")
-        })
-        .collect();
+    let out_index = &m.outputs;
+    let out_paths: Vec<&syn::Path> = out_index.iter().map(|&i| &stages[i]).collect();
 
     // Every use that needs `S: Compute<Self>` (its inputs are in this pipeline, its params and
     // sample types match) goes through this one function, at the stage's entry in `stages`:
@@ -76,14 +67,14 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     // `output: s` emits `s`'s output, computed without caching it; `output: [a, b]` the tuple,
     // each fetched like an input (an output another output reads is computed once).
     let (output_ty, output_body) = if m.output_list {
-        let tys = m.outputs.iter().map(|o| quote!(<#o as #p::Stage>::Output));
-        let calls = m.outputs.iter().map(|o| {
+        let tys = out_paths.iter().map(|o| quote!(<#o as #p::Stage>::Output));
+        let calls = out_paths.iter().map(|o| {
             let f = op(o, syn::Index::from(4));
             quote!(#f(ex, t)?)
         });
         (quote!((#(#tys,)*)), quote!(#p::Result::Ok((#(#calls,)*))))
     } else {
-        let o = &m.outputs[0];
+        let o = out_paths[0];
         let f = op(o, syn::Index::from(3));
         (quote!(<#o as #p::Stage>::Output), quote!(#f(ex, t)))
     };
