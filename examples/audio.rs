@@ -1,6 +1,6 @@
 //! The audio pipeline on the shipped recording: `cargo run --release --example audio [FILE]`.
 //!
-//! Streams the recording through [`AudioPipeline`](sqrtspace::audio::AudioPipeline) in `sqrt`
+//! Streams the recording through [`AudioPipeline`](sqrtspace_audio::AudioPipeline) in `sqrt`
 //! mode (decoded incrementally, never held whole), then runs `classic` mode (decoded into
 //! memory, the baseline) on the same input, checks that the outputs are bit-identical, and
 //! prints the class summary and the report.
@@ -10,10 +10,10 @@
 
 use std::process::ExitCode;
 
-use sqrtspace::audio::{describe_summary, AudioError, AudioJob};
+use sqrtspace_audio::{describe_summary, AudioError, AudioJob};
 use sqrtspace::{Mode, Planner};
 
-const DEFAULT_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/ve9qrp.wav");
+const DEFAULT_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/audio/assets/ve9qrp.wav");
 
 fn main() -> ExitCode {
     let input = std::env::args_os()

@@ -1,11 +1,11 @@
-//! Integration tests of `sqrtspace::audio::decode`: hand-written WAV fixtures (valid,
+//! Integration tests of `sqrtspace_audio::decode`: hand-written WAV fixtures (valid,
 //! stereo, truncated, empty, garbage) generated into a temporary directory, plus the FLAC
 //! recording in `../shared/data/audio/` when it is present.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sqrtspace::audio::decode::*;
+use sqrtspace_audio::decode::*;
 
 /// A file in its own directory under `std::env::temp_dir()` (so parallel tests never share
 /// one); the directory is removed when this is dropped.

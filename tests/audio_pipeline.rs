@@ -1,4 +1,4 @@
-//! Integration tests of `sqrtspace::audio::pipeline` on the shipped recording
+//! Integration tests of `sqrtspace_audio::pipeline` on the shipped recording
 //! (`assets/ve9qrp.wav`, 112 s of speech at 8 kHz) and on small crafted WAV files: modes agree
 //! bit for bit, class fractions and segments add up, the planner's header-only estimate
 //! matches the engine's probe, and bad input is a typed error, never a panic.
@@ -6,15 +6,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sqrtspace::audio::pipeline::{estimate_for, smooth};
-use sqrtspace::audio::{
+use sqrtspace_audio::pipeline::{estimate_for, smooth};
+use sqrtspace_audio::{
     fused_loop, read_all, AudioError, AudioJob, AudioParams, AudioPipeline, Class, DecodeError,
     OutputDigest, WindowClass,
 };
 use sqrtspace::{Checkpoints, Config, Machine, Mode, Planner, Verification, MIB};
 
-const SPEECH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/ve9qrp.wav");
-const LOOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/loop_amen_full.flac");
+const SPEECH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/audio/assets/ve9qrp.wav");
+const LOOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/audio/assets/loop_amen_full.flac");
 
 fn planner(ram: u64) -> Planner {
     Planner {
@@ -141,7 +141,7 @@ fn the_job_runs_every_mode_identically_and_fractions_sum_to_one() {
         .windows(2)
         .all(|w| w[0].end_s == w[1].start_s && w[0].class != w[1].class));
     assert!((segs.last().unwrap().end_s - s.total_seconds()).abs() < 1e-9);
-    let text = sqrtspace::audio::describe_summary(s, 3);
+    let text = sqrtspace_audio::describe_summary(s, 3);
     assert!(text.contains("Segments (first 3 of"), "{text}");
     let report = sqrt.report(Some(&classic), verdict).to_string();
     assert!(
@@ -304,7 +304,7 @@ fn tone(n: usize, rate: u32) -> Vec<i16> {
         .collect()
 }
 
-fn run(path: &Path, config: Config) -> (Result<sqrtspace::audio::AudioRun, AudioError>, u64) {
+fn run(path: &Path, config: Config) -> (Result<sqrtspace_audio::AudioRun, AudioError>, u64) {
     let mut windows = 0;
     let r = AudioJob::new(path).with_config(config).run(
         &planner(16 << 30),

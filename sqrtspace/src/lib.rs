@@ -87,12 +87,6 @@ pub mod plan;
 pub mod source;
 pub mod stage;
 
-#[cfg(feature = "audio")]
-pub mod audio;
-
-#[cfg(feature = "cli")]
-pub mod cli;
-
 // Lets `#[stage]` and `pipeline!` (which name `::sqrtspace`) be used inside this crate
 // (the audio pipeline).
 extern crate self as sqrtspace;

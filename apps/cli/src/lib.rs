@@ -16,16 +16,16 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::audio::pipeline::{repeat_for_seconds, DEFAULT_F_HI, DEFAULT_F_LO};
-use crate::audio::{AudioError, AudioJob, AudioParams, AudioReader};
-use crate::{Checkpoints, Config, Mode, Planner, MIB};
+use sqrtspace_audio::pipeline::{repeat_for_seconds, DEFAULT_F_HI, DEFAULT_F_LO};
+use sqrtspace_audio::{AudioError, AudioJob, AudioParams, AudioReader};
+use sqrtspace::{Checkpoints, Config, Mode, Planner, MIB};
 
 /// The recording `demo audio` and `plan` analyse when no `--input` is given: 112 s of speech
 /// received over HF radio (8 kHz; LGPL-2.1, the codec2 project; see `assets/LICENSES.md`).
-pub const DEFAULT_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/ve9qrp.wav");
+pub const DEFAULT_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../audio/assets/ve9qrp.wav");
 /// The recording `bench audio` loops: a 6.9 s drum loop at 44.1 kHz (CC0; see
 /// `assets/LICENSES.md`).
-pub const BENCH_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/loop_amen_full.flac");
+pub const BENCH_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../audio/assets/loop_amen_full.flac");
 
 /// Windowed audio analysis in bounded memory: classic vs sqrt(t) evaluation, with a planner
 /// that says why it chose.
@@ -258,7 +258,7 @@ impl EngineArgs {
                 self.lru_mb
             )));
         }
-        let mut c = crate::audio::demo_config()
+        let mut c = sqrtspace_audio::demo_config()
             .with_mode(self.mode)
             .with_window(to_usize(self.window))
             .with_hop(to_usize(self.hop))
@@ -284,10 +284,10 @@ pub struct BandArgs {
     #[arg(long, value_name = "HZ", default_value_t = DEFAULT_F_HI)]
     pub f_hi: f32,
     /// RMS level in dBFS below which a window is silence.
-    #[arg(long, value_name = "DBFS", default_value_t = crate::audio::DEFAULT_SILENCE_DBFS, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DBFS", default_value_t = sqrtspace_audio::DEFAULT_SILENCE_DBFS, allow_negative_numbers = true)]
     pub silence_dbfs: f32,
     /// Spectral flatness (0..1) above which an audible window is noise.
-    #[arg(long, value_name = "X", default_value_t = crate::audio::DEFAULT_FLATNESS_SPLIT)]
+    #[arg(long, value_name = "X", default_value_t = sqrtspace_audio::DEFAULT_FLATNESS_SPLIT)]
     pub flatness_split: f32,
 }
 

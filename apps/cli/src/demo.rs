@@ -8,8 +8,8 @@ use clap::Args;
 use super::{
     job_of, planner, progress_bar, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT,
 };
-use crate::audio::{describe_summary, WindowClass};
-use crate::{Mode, Verification};
+use sqrtspace_audio::{describe_summary, WindowClass};
+use sqrtspace::{Mode, Verification};
 
 /// Arguments of `demo audio`.
 #[derive(Debug, Args)]
@@ -163,9 +163,9 @@ pub fn run(a: &DemoArgs) -> Result<(), CliError> {
 }
 
 fn render(
-    job: &crate::audio::AudioJob,
-    main: &crate::audio::AudioRun,
-    baseline: Option<&crate::audio::AudioRun>,
+    job: &sqrtspace_audio::AudioJob,
+    main: &sqrtspace_audio::AudioRun,
+    baseline: Option<&sqrtspace_audio::AudioRun>,
     outputs: Verification,
     a: &DemoArgs,
 ) -> String {

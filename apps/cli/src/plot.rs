@@ -17,7 +17,7 @@ use super::CliError;
 /// `sans-serif` for plotters' ab_glyph text renderer.
 static FONT: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../assets/fonts/DejaVuSans.ttf"
+    "/assets/fonts/DejaVuSans.ttf"
 ));
 
 /// Arguments of `plot`.

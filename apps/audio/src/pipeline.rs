@@ -22,8 +22,8 @@
 //!   output [`WindowClass`] carries the smoothed class, the raw class, the features and the flux.
 //!
 //! [`AudioJob`] runs the pipeline on a file: in `sqrt` mode it decodes incrementally with
-//! [`AudioReader`] and feeds [`Pipeline::stream`](crate::Pipeline::stream), never holding the recording; in `classic`
-//! mode it decodes everything into memory and calls [`Pipeline::evaluate_with`](crate::Pipeline::evaluate_with) (the
+//! [`AudioReader`] and feeds [`Pipeline::stream`](sqrtspace::Pipeline::stream), never holding the recording; in `classic`
+//! mode it decodes everything into memory and calls [`Pipeline::evaluate_with`](sqrtspace::Pipeline::evaluate_with) (the
 //! baseline); in `auto` mode [`AudioJob::estimate`] plans from the file header alone and picks
 //! one of the two. Outputs are bit-identical across modes ([`OutputDigest`]).
 
@@ -33,16 +33,16 @@ use std::time::{Duration, Instant};
 
 use num_complex::Complex32;
 
-use crate::audio::decode::{AudioReader, DecodeError};
-use crate::audio::dsp::{
+use crate::decode::{AudioReader, DecodeError};
+use crate::dsp::{
     self, band_bins, band_features, hann_spectrum, spectral_flux, Class, ClassSmoother,
     ClassSummary, DspError, Features, DEFAULT_FLATNESS_SPLIT, DEFAULT_SILENCE_DBFS,
 };
-use crate::config::{Checkpoints, Config, Mode, MIB};
-use crate::exec::{needs, span, Graph, Has, StreamEnd};
-use crate::metrics::{Counters, Measured, Meter, Report, Verification};
-use crate::plan::{Plan, Planner};
-use crate::{pipeline, stage, ByteSize};
+use sqrtspace::config::{Checkpoints, Config, Mode, MIB};
+use sqrtspace::exec::{needs, span, Graph, Has, StreamEnd};
+use sqrtspace::metrics::{Counters, Measured, Meter, Report, Verification};
+use sqrtspace::plan::{Plan, Planner};
+use sqrtspace::{pipeline, stage, ByteSize};
 
 /// The default lower edge of the analysis band: 80 Hz.
 pub const DEFAULT_F_LO: f32 = 80.0;
@@ -141,7 +141,7 @@ pub enum AudioError {
     Decode(#[from] DecodeError),
     /// The engine refused the configuration or a stage failed.
     #[error(transparent)]
-    Engine(#[from] crate::Error),
+    Engine(#[from] sqrtspace::Error),
     /// A DSP helper rejected its arguments.
     #[error(transparent)]
     Dsp(#[from] DspError),
@@ -216,7 +216,7 @@ pub enum AudioError {
     #[error(
         "classic mode could not allocate {} for the decoded signal ({samples} samples): the input \
          does not fit in memory; use --mode sqrt (bounded memory) or --mode auto",
-        crate::plan::human(*bytes)
+        sqrtspace::plan::human(*bytes)
     )]
     OutOfMemory {
         /// Bytes requested.
@@ -439,7 +439,7 @@ pub const DEMO_LRU_BYTES: usize = 2 * MIB;
 /// The checkpoint budget of the demo: 64 KiB (the smoother's state is 12 bytes; streaming
 /// never restores, checkpoints only serve random access).
 pub const DEMO_CHECKPOINT_BYTES: usize = 64 << 10;
-/// Samples handed to [`Pipeline::stream`](crate::Pipeline::stream) per chunk (decoder packets are gathered up to this).
+/// Samples handed to [`Pipeline::stream`](sqrtspace::Pipeline::stream) per chunk (decoder packets are gathered up to this).
 const CHUNK_SAMPLES: usize = 1 << 15;
 
 /// The engine configuration of the demo: the spec's window (4096) and hop (1024), a 2 MiB
@@ -704,7 +704,7 @@ impl AudioJob {
     /// Decoder errors when opening, [`AudioError::Engine`] for an invalid configuration, and
     /// the band errors of [`AudioParams::check`].
     pub fn open(&self) -> Result<(AudioReader, AudioParams), AudioError> {
-        self.config.validate().map_err(crate::Error::from)?;
+        self.config.validate().map_err(sqrtspace::Error::from)?;
         let reader = AudioReader::with_repeat(&self.input, self.repeat)?;
         let params = AudioParams {
             sample_rate: reader.sample_rate(),
@@ -899,7 +899,7 @@ fn too_short(path: &Path, samples: u64, config: &Config, sample_rate: u32) -> Au
     }
 }
 
-/// The checkpoint interval [`Pipeline::stream`](crate::Pipeline::stream) uses (the stream's length is unknown to it).
+/// The checkpoint interval [`Pipeline::stream`](sqrtspace::Pipeline::stream) uses (the stream's length is unknown to it).
 fn streaming_k(planner: &Planner, config: &Config) -> u64 {
     planner.k_for(
         config,

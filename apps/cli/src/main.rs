@@ -1,6 +1,6 @@
 //! The `sqrtspace` command-line tool: `demo audio`, `plan --print`, `bench audio`, `plot`.
-//! Everything lives in [`sqrtspace::cli`]; run `sqrtspace --help`.
+//! Everything lives in [`sqrtspace_cli`]; run `sqrtspace --help`.
 
 fn main() -> std::process::ExitCode {
-    sqrtspace::cli::main()
+    sqrtspace_cli::main()
 }

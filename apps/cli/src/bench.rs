@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{job_of, mib, parse_size, BandArgs, CliError, EngineArgs, InputArgs, BENCH_INPUT};
-use crate::audio::pipeline::{estimate_for, repeat_for_seconds};
-use crate::audio::{
+use sqrtspace_audio::pipeline::{estimate_for, repeat_for_seconds};
+use sqrtspace_audio::{
     demo_config, fused_loop, peak_rss_hwm, reset_peak_rss, AudioError, AudioParams, AudioPipeline,
     AudioReader, OutputDigest, WindowClass,
 };
-use crate::plan::human;
-use crate::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
+use sqrtspace::plan::human;
+use sqrtspace::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
 
 /// Arguments of `bench audio`.
 #[derive(Debug, Args)]
@@ -364,13 +364,13 @@ fn time_engine(
         let m = Meter::start();
         let windows = if config.mode == Mode::Classic {
             let windows = config.windows_in(signal.len() as u64);
-            pipe.evaluate_with::<crate::audio::pipeline::smooth>(signal, 0..windows, |t, o| {
+            pipe.evaluate_with::<sqrtspace_audio::pipeline::smooth>(signal, 0..windows, |t, o| {
                 d.push(t, &o)
             })
             .map_err(AudioError::from)?;
             windows
         } else {
-            let chunks = signal.chunks(1 << 15).map(Ok::<_, crate::Error>);
+            let chunks = signal.chunks(1 << 15).map(Ok::<_, sqrtspace::Error>);
             pipe.stream(chunks, |t, o: WindowClass| d.push(t, &o))
                 .map_err(AudioError::from)?
                 .windows
@@ -406,7 +406,7 @@ fn row(
     vs_fused: Option<f64>,
     outputs: &str,
 ) -> BenchRow {
-    let peak = peak_rss_hwm().unwrap_or_else(|| crate::Usage::now().peak_rss);
+    let peak = peak_rss_hwm().unwrap_or_else(|| sqrtspace::Usage::now().peak_rss);
     BenchRow {
         suite: suite.into(),
         size: size.into(),
