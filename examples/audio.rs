@@ -5,15 +5,16 @@
 //! memory, the baseline) on the same input, checks that the outputs are bit-identical, and
 //! prints the class summary and the report.
 //!
-//! Default input: `assets/ve9qrp.wav` (112 s of speech received over HF radio, 8 kHz,
-//! LGPL-2.1, the codec2 project; see `assets/LICENSES.md`).
+//! Default input: [`sqrtspace_audio::assets::SPEECH`] (`apps/audio/assets/ve9qrp.wav`, 112 s of
+//! speech received over HF radio, 8 kHz, LGPL-2.1, the codec2 project; see
+//! `apps/audio/assets/LICENSES.md`).
 
 use std::process::ExitCode;
 
-use sqrtspace_audio::{describe_summary, AudioError, AudioJob};
 use sqrtspace::{Mode, Planner};
+use sqrtspace_audio::{describe_summary, AudioError, AudioJob};
 
-const DEFAULT_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/audio/assets/ve9qrp.wav");
+const DEFAULT_INPUT: &str = sqrtspace_audio::assets::SPEECH;
 
 fn main() -> ExitCode {
     let input = std::env::args_os()

@@ -6,15 +6,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use sqrtspace::{Checkpoints, Config, Machine, Mode, Planner, Verification, MIB};
 use sqrtspace_audio::pipeline::{estimate_for, smooth};
 use sqrtspace_audio::{
     fused_loop, read_all, AudioError, AudioJob, AudioParams, AudioPipeline, Class, DecodeError,
     OutputDigest, WindowClass,
 };
-use sqrtspace::{Checkpoints, Config, Machine, Mode, Planner, Verification, MIB};
 
-const SPEECH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/audio/assets/ve9qrp.wav");
-const LOOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/apps/audio/assets/loop_amen_full.flac");
+const SPEECH: &str = sqrtspace_audio::assets::SPEECH;
+const LOOP: &str = sqrtspace_audio::assets::DRUM_LOOP;
 
 fn planner(ram: u64) -> Planner {
     Planner {

@@ -73,6 +73,14 @@
 //! tokens through `quote_spanned!` and `#[diagnostic::on_unimplemented]` bounds. The
 //! alternative — `#[stage]` emitting a `macro_rules!` that hands its metadata to `pipeline!` —
 //! breaks on macro-expanded `#[macro_export]` paths across crates; the trait design does not.
+//!
+//! ## Applications live in their own crates
+//!
+//! This crate is the runtime only; its default dependency tree is thiserror, libc, sysinfo,
+//! num-complex and the macros. Applications built on it are separate workspace crates under
+//! `apps/`: `sqrtspace-audio` (decoding with symphonia, STFT with realfft, the audio pipeline
+//! and job) and `sqrtspace-cli` (the `sqrtspace` binary), each with its own dependencies and
+//! shipped assets. They use only this crate's public API, as a user's crate would.
 #![warn(missing_docs)]
 
 pub mod bytes;
@@ -86,10 +94,6 @@ pub mod metrics;
 pub mod plan;
 pub mod source;
 pub mod stage;
-
-// Lets `#[stage]` and `pipeline!` (which name `::sqrtspace`) be used inside this crate
-// (the audio pipeline).
-extern crate self as sqrtspace;
 
 #[doc(hidden)]
 pub mod __private;

@@ -1,5 +1,8 @@
-//! Audio input and analysis for windowed pipelines (feature `audio`).
+//! Audio input and analysis for windowed pipelines: an application of the `sqrtspace` runtime,
+//! kept in its own crate (`apps/audio`, package `sqrtspace-audio`) so the runtime's dependency
+//! tree stays small (symphonia and realfft are needed here only).
 //!
+//! - [`assets`]: the shipped recordings (packaged with this crate).
 //! - [`decode`]: [`AudioReader`] decodes WAV (PCM), FLAC and Ogg Vorbis incrementally with
 //!   symphonia, packet by packet, mixed down to mono `f32` (full scale 1.0) at the file's
 //!   native sample rate, optionally looping the recording to make long-form input;
@@ -17,6 +20,7 @@
 //! Shapes and units: a frame is `window` mono samples; a spectrum has `window / 2 + 1`
 //! bins, bin `k` at `k · sample_rate / window` Hz; times are in seconds and levels in dBFS.
 
+pub mod assets;
 pub mod decode;
 pub mod dsp;
 pub mod pipeline;

@@ -9,19 +9,19 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{job_of, mib, parse_size, BandArgs, CliError, EngineArgs, InputArgs, BENCH_INPUT};
+use sqrtspace::plan::human;
+use sqrtspace::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
 use sqrtspace_audio::pipeline::{estimate_for, repeat_for_seconds};
 use sqrtspace_audio::{
     demo_config, fused_loop, peak_rss_hwm, reset_peak_rss, AudioError, AudioParams, AudioPipeline,
     AudioReader, OutputDigest, WindowClass,
 };
-use sqrtspace::plan::human;
-use sqrtspace::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
 
 /// Arguments of `bench audio`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Recording to loop (WAV PCM, FLAC or Ogg Vorbis). Default: the shipped
-    /// `assets/loop_amen_full.flac` (6.9 s drum loop, 44.1 kHz).
+    /// `apps/audio/assets/loop_amen_full.flac` (6.9 s drum loop, 44.1 kHz).
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Seconds of (looped) audio for the matrix; decoded once into memory, so the matrix

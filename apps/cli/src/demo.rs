@@ -8,8 +8,8 @@ use clap::Args;
 use super::{
     job_of, planner, progress_bar, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT,
 };
-use sqrtspace_audio::{describe_summary, WindowClass};
 use sqrtspace::{Mode, Verification};
+use sqrtspace_audio::{describe_summary, WindowClass};
 
 /// Arguments of `demo audio`.
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
-//! The `sqrtspace` command-line tool (feature `cli`): `demo audio`, `plan --print`,
-//! `bench audio` and `plot`, built with clap's derive API.
+//! The `sqrtspace` command-line tool: `demo audio`, `plan --print`, `bench audio` and `plot`,
+//! built with clap's derive API on the runtime (`sqrtspace`) and the audio application
+//! (`sqrtspace-audio`).
 //!
-//! The binary (`src/bin/sqrtspace.rs`) only calls [`main`]. Every subcommand returns a
+//! The binary (`src/main.rs`, installed as `sqrtspace`) only calls [`main`]. Every subcommand returns a
 //! [`CliError`] instead of panicking; [`main`] prints it with its causes and exits with
 //! status 1 (clap's own usage errors exit with 2).
 
@@ -16,16 +17,17 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use sqrtspace::{Checkpoints, Config, Mode, Planner, MIB};
 use sqrtspace_audio::pipeline::{repeat_for_seconds, DEFAULT_F_HI, DEFAULT_F_LO};
 use sqrtspace_audio::{AudioError, AudioJob, AudioParams, AudioReader};
-use sqrtspace::{Checkpoints, Config, Mode, Planner, MIB};
 
 /// The recording `demo audio` and `plan` analyse when no `--input` is given: 112 s of speech
-/// received over HF radio (8 kHz; LGPL-2.1, the codec2 project; see `assets/LICENSES.md`).
-pub const DEFAULT_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../audio/assets/ve9qrp.wav");
-/// The recording `bench audio` loops: a 6.9 s drum loop at 44.1 kHz (CC0; see
-/// `assets/LICENSES.md`).
-pub const BENCH_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../audio/assets/loop_amen_full.flac");
+/// received over HF radio (8 kHz; LGPL-2.1, the codec2 project), shipped in `sqrtspace-audio`
+/// ([`sqrtspace_audio::assets::SPEECH`]).
+pub const DEFAULT_INPUT: &str = sqrtspace_audio::assets::SPEECH;
+/// The recording `bench audio` loops: a 6.9 s drum loop at 44.1 kHz (CC0), shipped in
+/// `sqrtspace-audio` ([`sqrtspace_audio::assets::DRUM_LOOP`]).
+pub const BENCH_INPUT: &str = sqrtspace_audio::assets::DRUM_LOOP;
 
 /// Windowed audio analysis in bounded memory: classic vs sqrt(t) evaluation, with a planner
 /// that says why it chose.
@@ -178,7 +180,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Recording to analyse (WAV PCM, FLAC or Ogg Vorbis); decoded incrementally, mixed to mono
-    /// at its own sample rate. Default: the shipped `assets/ve9qrp.wav` (112 s of speech, 8 kHz).
+    /// at its own sample rate. Default: the shipped `apps/audio/assets/ve9qrp.wav` (112 s of speech, 8 kHz).
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Play the recording N times back to back (long-form input from a short file).

@@ -3,8 +3,8 @@
 use clap::Args;
 
 use super::{job_of, planner, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT};
-use sqrtspace_audio::AudioPipeline;
 use sqrtspace::plan::human;
+use sqrtspace_audio::AudioPipeline;
 
 /// Arguments of `plan`.
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use plotters::style::FontStyle;
 use super::bench::BenchRow;
 use super::CliError;
 
-/// DejaVu Sans (Bitstream Vera licence; see `assets/LICENSES.md`), registered as
+/// DejaVu Sans (Bitstream Vera licence; see `apps/cli/assets/LICENSES.md`), registered as
 /// `sans-serif` for plotters' ab_glyph text renderer.
 static FONT: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),

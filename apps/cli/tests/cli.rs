@@ -1,7 +1,6 @@
-//! End-to-end tests of the `sqrtspace` binary (feature `cli`): bad input exits non-zero with a
-//! clear message and never panics; good input prints the report, writes the CSV and verifies.
-//! Run with `cargo test -p sqrtspace --features cli --test cli` (or `--all-features`).
-
+//! End-to-end tests of the `sqrtspace` binary: bad input exits non-zero with a clear message
+//! and never panics; good input prints the report, writes the CSV and verifies.
+//! Run with `cargo test -p sqrtspace-cli --test cli`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
