@@ -66,19 +66,9 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Peak resident set size of this process image, bytes: `VmHWM` of `/proc/self/status`.
-///
-/// Not `sqrtspace::Usage::now().peak_rss`: that is getrusage's `ru_maxrss`, which Linux carries
-/// over fork and exec, so under `cargo bench` it starts at cargo's own peak (~60 MiB) and
-/// hides everything below it. `VmHWM` belongs to the address space and starts afresh at exec.
-/// Falls back to `ru_maxrss` where `/proc` is unavailable.
+/// Peak resident set size of this process image, bytes ([`sqrtspace::metrics::peak_rss`]:
+/// `VmHWM` on Linux, which starts afresh at exec, unlike getrusage's `ru_maxrss` that carries
+/// cargo's own peak over fork and exec); 0 where the platform has no figure.
 pub fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or_else(|| sqrtspace::Usage::now().peak_rss, |kib| kib * 1024)
+    sqrtspace::metrics::peak_rss().unwrap_or(0)
 }

@@ -76,8 +76,8 @@
 //!
 //! ## Applications live in their own crates
 //!
-//! This crate is the runtime only; its default dependency tree is thiserror, libc, sysinfo,
-//! num-complex and the macros. Applications built on it are separate workspace crates under
+//! This crate is the runtime only; its default dependency tree is thiserror, sysinfo, num-complex,
+//! nix (Unix only) and the macros. Applications built on it are separate workspace crates under
 //! `apps/`: `sqrtspace-audio` (decoding with symphonia, STFT with realfft, the audio pipeline
 //! and job) and `sqrtspace-cli` (the `sqrtspace` binary), each with its own dependencies and
 //! shipped assets. They use only this crate's public API, as a user's crate would.

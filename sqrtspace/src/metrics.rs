@@ -1,5 +1,7 @@
-//! Measurements: the engine's own counters and the process's resource usage (getrusage(2) and
-//! `/proc/self/io`), and the [`Report`] printed after a run.
+//! Measurements: the engine's own counters, the process's resource usage ([`Usage`]: getrusage(2)
+//! through `nix` on every Unix, plus `VmHWM` and `/proc/self/io` on Linux; [`FIGURES`] says which
+//! figures a platform has) and the [`Report`] printed after a run, which shows `n/a` for the
+//! figures the platform lacks. No `unsafe` code: `nix` wraps the system calls.
 
 use crate::config::Mode;
 use crate::plan::human;
@@ -92,10 +94,40 @@ impl Counters {
     }
 }
 
-/// Process resource usage at one instant (Linux: getrusage(2) and `/proc/self/io`).
+/// Which process figures this platform provides; the [`Report`] prints `n/a` for the others.
+///
+/// On every Unix, getrusage(2) (through `nix`) gives CPU time, page faults and the peak RSS
+/// (`ru_maxrss`); Linux adds `VmHWM` (a peak RSS that is the process's own and can be reset,
+/// see [`reset_peak_rss`]) and the storage I/O of `/proc/self/io`. Elsewhere (Windows) every
+/// figure reads 0 and is shown as `n/a`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    /// [`Usage::peak_rss`] is measured.
+    pub peak_rss: bool,
+    /// [`Usage::minor_faults`] and [`Usage::major_faults`] are measured.
+    pub faults: bool,
+    /// [`Usage::cpu`] is measured.
+    pub cpu: bool,
+    /// [`Usage::read_bytes`] and [`Usage::write_bytes`] are measured.
+    pub io: bool,
+    /// [`reset_peak_rss`] can restart the peak (Linux ≥ 4.0).
+    pub peak_reset: bool,
+}
+
+/// The figures this build's platform provides.
+pub const FIGURES: Figures = Figures {
+    peak_rss: cfg!(unix),
+    faults: cfg!(unix),
+    cpu: cfg!(unix),
+    io: cfg!(any(target_os = "linux", target_os = "android")),
+    peak_reset: cfg!(any(target_os = "linux", target_os = "android")),
+};
+
+/// Process resource usage at one instant (getrusage(2); on Linux also `/proc/self/status` and
+/// `/proc/self/io`). Figures the platform does not provide (see [`FIGURES`]) read 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// Peak resident set size of the process so far, bytes (`VmHWM`, else `ru_maxrss`).
+    /// Peak resident set size of the process so far, bytes (see [`peak_rss`]).
     pub peak_rss: u64,
     /// Minor page faults (`ru_minflt`).
     pub minor_faults: u64,
@@ -110,49 +142,123 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Reads the current usage of this process.
+    /// Reads the current usage of this process. Never fails: a figure that cannot be read
+    /// is 0.
     #[must_use]
-    #[allow(unsafe_code, reason = "getrusage(2) has no safe wrapper in std")]
     pub fn now() -> Self {
-        // SAFETY: getrusage writes a plain-data struct we own; a zeroed rusage is valid.
-        let ru = unsafe {
-            let mut ru: libc::rusage = std::mem::zeroed();
-            libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-            ru
-        };
-        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-        let (read_bytes, write_bytes) = proc_io();
-        Usage {
-            peak_rss: vm_hwm().unwrap_or(ru.ru_maxrss as u64 * 1024),
-            minor_faults: ru.ru_minflt as u64,
-            major_faults: ru.ru_majflt as u64,
-            cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        let (read_bytes, write_bytes) = proc_io().unwrap_or((0, 0));
+        let mut usage = Usage {
             read_bytes,
             write_bytes,
+            ..Usage::default()
+        };
+        #[cfg(unix)]
+        if let Ok(ru) = rusage() {
+            usage.minor_faults = non_negative(ru.minor_page_faults());
+            usage.major_faults = non_negative(ru.major_page_faults());
+            usage.cpu = duration(ru.user_time()) + duration(ru.system_time());
+            usage.peak_rss = max_rss_bytes(&ru);
         }
+        if let Some(hwm) = vm_hwm() {
+            usage.peak_rss = hwm;
+        }
+        usage
     }
 }
 
-/// `VmHWM` of `/proc/self/status` in bytes: this process's own RSS high-water mark
-/// (`ru_maxrss` can carry a parent's peak across fork and exec).
-fn vm_hwm() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = text.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
-    let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kib * 1024)
+/// The process's peak resident set size in bytes: `VmHWM` of `/proc/self/status` on Linux
+/// (since the process started or since the last [`reset_peak_rss`]), else getrusage's
+/// `ru_maxrss` on other Unixes; `None` where neither is available.
+///
+/// `VmHWM` is preferred because `ru_maxrss` survives `execve` and so starts at the parent's
+/// RSS at `fork` time (e.g. ~60 MiB under `cargo run` or `cargo bench`), hiding a small
+/// process's peak.
+#[must_use]
+pub fn peak_rss() -> Option<u64> {
+    if let Some(hwm) = vm_hwm() {
+        return Some(hwm);
+    }
+    #[cfg(unix)]
+    if let Ok(ru) = rusage() {
+        return Some(max_rss_bytes(&ru));
+    }
+    None
 }
 
-fn proc_io() -> (u64, u64) {
-    let Ok(text) = std::fs::read_to_string("/proc/self/io") else {
-        return (0, 0);
-    };
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("read_bytes:"), field("write_bytes:"))
+/// Restarts [`peak_rss`] from the current RSS (Linux ≥ 4.0: writes `5` to
+/// `/proc/self/clear_refs`), so one process can measure the peak of several runs in turn.
+/// Returns whether it worked (always `false` off Linux).
+pub fn reset_peak_rss() -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        std::fs::write("/proc/self/clear_refs", "5").is_ok()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        false
+    }
+}
+
+#[cfg(unix)]
+fn rusage() -> nix::Result<nix::sys::resource::Usage> {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+/// `ru_maxrss` in bytes: kibibytes on Linux and the BSDs, bytes on Apple platforms.
+#[cfg(unix)]
+fn max_rss_bytes(ru: &nix::sys::resource::Usage) -> u64 {
+    let v = non_negative(ru.max_rss());
+    if cfg!(target_vendor = "apple") {
+        v
+    } else {
+        v.saturating_mul(1024)
+    }
+}
+
+#[cfg(unix)]
+fn non_negative(v: std::ffi::c_long) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[cfg(unix)]
+fn duration(t: nix::sys::time::TimeVal) -> Duration {
+    let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+    let micros = u32::try_from(t.tv_usec()).unwrap_or(0).min(999_999);
+    Duration::new(secs, micros * 1000)
+}
+
+/// `VmHWM` of `/proc/self/status` in bytes (Linux only).
+fn vm_hwm() -> Option<u64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let text = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = text.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+        let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+        Some(kib.saturating_mul(1024))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
+}
+
+/// `read_bytes` and `write_bytes` of `/proc/self/io` (Linux only).
+fn proc_io() -> Option<(u64, u64)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let text = std::fs::read_to_string("/proc/self/io").ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Some((field("read_bytes:"), field("write_bytes:")))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
 }
 
 /// Wall time, CPU time and resource deltas of a measured section.
@@ -199,8 +305,10 @@ impl Meter {
             wall: self.wall.elapsed(),
             cpu: now.cpu.saturating_sub(self.usage.cpu),
             peak_rss: now.peak_rss,
-            minor_faults: now.minor_faults - self.usage.minor_faults,
-            major_faults: now.major_faults - self.usage.major_faults,
+            // Saturating: the counters are read in two calls, and a figure that could not be
+            // read at the start or the end is 0.
+            minor_faults: now.minor_faults.saturating_sub(self.usage.minor_faults),
+            major_faults: now.major_faults.saturating_sub(self.usage.major_faults),
             read_bytes: now.read_bytes.saturating_sub(self.usage.read_bytes),
             write_bytes: now.write_bytes.saturating_sub(self.usage.write_bytes),
         }
@@ -275,27 +383,29 @@ impl fmt::Display for Report {
             human(self.lru_bytes as u64),
             self.workers
         )?;
+        let rss = |m: &Measured| or_na(FIGURES.peak_rss, || human(m.peak_rss));
+        let faults = |n: u64| or_na(FIGURES.faults, || n.to_string());
         match &self.baseline {
             Some(b) if self.baseline_estimated => writeln!(
                 f,
                 "Peak RSS: {}  (estimated baseline {})   Major Faults: {}",
-                human(self.run.peak_rss),
+                rss(&self.run),
                 human(b.peak_rss),
-                self.run.major_faults
+                faults(self.run.major_faults)
             )?,
             Some(b) => writeln!(
                 f,
                 "Peak RSS: {}  (baseline {})   Major Faults: {}  (baseline {})",
-                human(self.run.peak_rss),
-                human(b.peak_rss),
-                self.run.major_faults,
-                b.major_faults
+                rss(&self.run),
+                rss(b),
+                faults(self.run.major_faults),
+                faults(b.major_faults)
             )?,
             None => writeln!(
                 f,
                 "Peak RSS: {}   Major Faults: {}",
-                human(self.run.peak_rss),
-                self.run.major_faults
+                rss(&self.run),
+                faults(self.run.major_faults)
             )?,
         }
         let secs = self.run.wall.as_secs_f64();
@@ -311,11 +421,17 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "CPU: {:.2} s   Minor Faults: {}   I/O: {} read, {} written",
-            self.run.cpu.as_secs_f64(),
-            self.run.minor_faults,
-            human(self.run.read_bytes),
-            human(self.run.write_bytes)
+            "CPU: {}   Minor Faults: {}   I/O: {}",
+            or_na(FIGURES.cpu, || format!(
+                "{:.2} s",
+                self.run.cpu.as_secs_f64()
+            )),
+            faults(self.run.minor_faults),
+            or_na(FIGURES.io, || format!(
+                "{} read, {} written",
+                human(self.run.read_bytes),
+                human(self.run.write_bytes)
+            ))
         )?;
         writeln!(
             f,
@@ -331,5 +447,58 @@ impl fmt::Display for Report {
             Verification::Differ(n) => write!(f, "Outputs: {n} windows DIFFER from classic"),
             Verification::NotChecked => write!(f, "Outputs: not verified (run with --verify)"),
         }
+    }
+}
+
+/// `text()` where the platform measures the figure, `n/a` where it does not (see [`FIGURES`]).
+fn or_na(available: bool, text: impl FnOnce() -> String) -> String {
+    if available {
+        text()
+    } else {
+        "n/a".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_counts_that_went_backwards_saturate_at_zero() {
+        // A start figure above the end figure (read in two calls, or unreadable at the end)
+        // must not overflow the subtraction.
+        let meter = Meter {
+            wall: Instant::now(),
+            usage: Usage {
+                minor_faults: u64::MAX,
+                major_faults: u64::MAX,
+                read_bytes: u64::MAX,
+                write_bytes: u64::MAX,
+                ..Usage::default()
+            },
+        };
+        let m = meter.stop();
+        assert_eq!((m.minor_faults, m.major_faults), (0, 0));
+        assert_eq!((m.read_bytes, m.write_bytes), (0, 0));
+    }
+
+    #[test]
+    fn usage_reads_the_figures_the_platform_provides() {
+        let _touch: Vec<u8> = vec![1; 1 << 20];
+        let u = Usage::now();
+        assert_eq!(u.peak_rss > 0, FIGURES.peak_rss);
+        assert_eq!(peak_rss().is_some(), FIGURES.peak_rss);
+        if FIGURES.faults {
+            assert!(
+                u.minor_faults > 0,
+                "a process that ran has minor faults: {u:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_figures_print_as_not_available() {
+        assert_eq!(or_na(false, || "1.0 MiB".into()), "n/a");
+        assert_eq!(or_na(true, || "1.0 MiB".into()), "1.0 MiB");
     }
 }

@@ -33,6 +33,6 @@ pub use dsp::{
     RMS_FLOOR_DBFS,
 };
 pub use pipeline::{
-    demo_config, describe_summary, fused_loop, peak_rss_hwm, reset_peak_rss, AudioError, AudioJob,
-    AudioParams, AudioPipeline, AudioRun, Estimate, OutputDigest, Progress, WindowClass,
+    demo_config, describe_summary, fused_loop, AudioError, AudioJob, AudioParams, AudioPipeline,
+    AudioRun, Estimate, OutputDigest, Progress, WindowClass,
 };

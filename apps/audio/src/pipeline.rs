@@ -40,7 +40,7 @@ use crate::dsp::{
 };
 use sqrtspace::config::{Checkpoints, Config, Mode, MIB};
 use sqrtspace::exec::{needs, span, Graph, Has, StreamEnd};
-use sqrtspace::metrics::{Counters, Measured, Meter, Report, Verification};
+use sqrtspace::metrics::{reset_peak_rss, Counters, Measured, Meter, Report, Verification};
 use sqrtspace::plan::{Plan, Planner};
 use sqrtspace::{pipeline, stage, ByteSize};
 
@@ -536,7 +536,7 @@ pub struct AudioRun {
     /// Digest of every output.
     pub digest: OutputDigest,
     /// Time, CPU, peak RSS and faults of the run (decoding included). On Linux `peak_rss` is
-    /// this run's own peak ([`peak_rss_hwm`], reset when the run starts), elsewhere the
+    /// this run's own peak ([`sqrtspace::metrics::peak_rss`], reset when the run starts), elsewhere the
     /// process's high-water mark (`ru_maxrss`).
     pub measured: Measured,
     /// Time spent inside the decoder (part of `measured.wall`).
@@ -812,10 +812,7 @@ impl AudioJob {
                 (end, streaming_k(planner, &config))
             }
         };
-        let mut measured = meter.stop();
-        if let Some(hwm) = peak_rss_hwm() {
-            measured.peak_rss = hwm;
-        }
+        let measured = meter.stop();
         Ok(AudioRun {
             requested: self.config.mode,
             mode,
@@ -862,32 +859,6 @@ impl AudioJob {
         differ += (kept.len() as u64).abs_diff(seen);
         Ok((other, Verification::Differ(differ.max(1))))
     }
-}
-
-/// The process's peak resident set size in bytes since it started (or since the last
-/// [`reset_peak_rss`]): `VmHWM` of `/proc/self/status` (Linux); `None` elsewhere.
-///
-/// Preferred over `getrusage`'s `ru_maxrss`, which survives `execve` and so starts at the
-/// parent's RSS at `fork` time (e.g. ~60 MB under `cargo run`), hiding a small process's peak.
-#[must_use]
-pub fn peak_rss_hwm() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
-}
-
-/// Resets [`peak_rss_hwm`] to the current RSS (Linux ≥ 4.0: writes `5` to
-/// `/proc/self/clear_refs`), so one process can measure the peak of several runs in turn.
-/// Returns whether it worked.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 fn too_short(path: &Path, samples: u64, config: &Config, sample_rate: u32) -> AudioError {

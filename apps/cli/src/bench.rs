@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{job_of, mib, parse_size, BandArgs, CliError, EngineArgs, InputArgs, BENCH_INPUT};
+use sqrtspace::metrics::{peak_rss, reset_peak_rss};
 use sqrtspace::plan::human;
 use sqrtspace::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
 use sqrtspace_audio::pipeline::{estimate_for, repeat_for_seconds};
 use sqrtspace_audio::{
-    demo_config, fused_loop, peak_rss_hwm, reset_peak_rss, AudioError, AudioParams, AudioPipeline,
-    AudioReader, OutputDigest, WindowClass,
+    demo_config, fused_loop, AudioError, AudioParams, AudioPipeline, AudioReader, OutputDigest,
+    WindowClass,
 };
 
 /// Arguments of `bench audio`.
@@ -406,7 +407,7 @@ fn row(
     vs_fused: Option<f64>,
     outputs: &str,
 ) -> BenchRow {
-    let peak = peak_rss_hwm().unwrap_or_else(|| sqrtspace::Usage::now().peak_rss);
+    let peak = peak_rss().unwrap_or(0);
     BenchRow {
         suite: suite.into(),
         size: size.into(),
@@ -522,20 +523,32 @@ pub fn child(a: &ChildArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Lowers this process's address-space limit (soft and hard) to `bytes`.
-#[allow(unsafe_code, reason = "setrlimit(2) has no safe wrapper in std")]
+/// Lowers this process's address-space limit (soft and hard) to `bytes` (setrlimit(2)
+/// `RLIMIT_AS`, through `nix`).
+///
+/// # Errors
+/// The OS error; `Unsupported` on platforms without `RLIMIT_AS`.
+#[cfg(all(
+    unix,
+    not(any(target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"))
+))]
 fn limit_address_space(bytes: u64) -> std::io::Result<()> {
-    let lim = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: bytes as libc::rlim_t,
-    };
-    // SAFETY: setrlimit only reads the plain struct we pass by reference.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    let limit =
+        nix::sys::resource::rlim_t::try_from(bytes).unwrap_or(nix::sys::resource::RLIM_INFINITY);
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, limit, limit)
+        .map_err(std::io::Error::from)
+}
+
+/// Lowers this process's address-space limit: not available on this platform.
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"))
+)))]
+fn limit_address_space(_bytes: u64) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "an address-space limit (RLIMIT_AS) is not available on this platform",
+    ))
 }
 
 fn extreme(
@@ -730,9 +743,22 @@ fn extreme(
 /// Whether a child died of an allocation failure (Rust's handler prints "memory allocation of
 /// N bytes failed" and aborts).
 fn out_of_memory(status: &std::process::ExitStatus, stderr: &str) -> bool {
-    use std::os::unix::process::ExitStatusExt;
     stderr.contains("memory allocation of")
         || stderr.contains("could not allocate")
         || stderr.contains("capacity overflow")
-        || status.signal() == Some(libc::SIGABRT)
+        || aborted(status)
+}
+
+/// Whether the child was killed by `SIGABRT` (Unix; `false` elsewhere).
+fn aborted(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal() == Some(nix::libc::SIGABRT)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
+    }
 }
