@@ -198,7 +198,14 @@ const fn cycle(stages: &[StageMeta], pipeline: &str, stack: &[usize], top: usize
 
 const fn fail(buf: &[u8], len: usize) {
     let len = if len > buf.len() { buf.len() } else { len };
-    panic!("{}", as_str(buf.split_at(len).0));
+    let bytes = buf.split_at(len).0;
+    // A message longer than the buffer can be cut inside a multi-byte character of a stage
+    // name: keep the longest valid prefix.
+    let text = match core::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => as_str(bytes.split_at(e.valid_up_to()).0),
+    };
+    panic!("{}", text);
 }
 
 /// Topological order of `stages` (inputs before their consumers, ties in declaration order),
@@ -346,4 +353,32 @@ pub const fn render<const LEN: usize>(
 #[must_use]
 pub const fn render_len(stages: &[StageMeta], pipeline: &str, format: Format) -> usize {
     render_into(stages, pipeline, format, &mut [])
+}
+
+#[cfg(test)]
+mod message_cut_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_is_cut_at_a_character_boundary() {
+        // "pipeline `Pq` lists stage `" is 27 bytes, then 2-byte characters: the 256-byte
+        // buffer ends inside one.
+        let name: &'static str = "é".repeat(200).leak();
+        let stage = StageMeta {
+            name,
+            id: name,
+            cost: 1,
+            stateful: false,
+            inputs: &[],
+        };
+        let err = std::panic::catch_unwind(|| check_graph::<2>(&[stage, stage], "Pq"))
+            .expect_err("a duplicate stage is rejected");
+        let text = err
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .unwrap_or_default();
+        assert!(text.starts_with("pipeline `Pq` lists stage `éé"), "{text}");
+        assert!(text.len() <= 256 && text.len() >= 254, "{}", text.len());
+    }
 }
