@@ -332,21 +332,11 @@ pub struct Plan {
     pub reason: String,
 }
 
-/// Bytes in binary units for people (`64.0 MiB`).
+/// Bytes in binary units for people, one decimal (`512 B`, `64.0 MiB`), by the `bytesize`
+/// crate's IEC display.
 #[must_use]
 pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    bytesize::ByteSize(bytes).display().iec().to_string()
 }
 
 impl fmt::Display for Plan {
@@ -409,6 +399,10 @@ mod tests {
         assert_eq!(parse_size("2M"), Some(2 << 20));
         assert_eq!(parse_size("x"), None);
         assert_eq!(human(64 << 20), "64.0 MiB");
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(1023), "1023 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 << 29), "1.5 GiB");
     }
 
     #[test]

@@ -331,7 +331,8 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 }
 
 /// Parses a size: `512M`, `512MB`, `512MiB`, `2G`, `64K`, `1024B`; a bare number is MiB.
-/// Multiples are binary (1 M = 2^20 bytes).
+/// Multiples are binary (1 M = 1 MB = 1 MiB = 2^20 bytes): the unit is spelled in its IEC
+/// form and the `bytesize` crate parses the result (fractions such as `1.5G` included).
 ///
 /// # Errors
 /// A message naming the accepted forms.
@@ -341,28 +342,39 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let mul: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "m" | "mb" | "mib" => MIB as f64,
-        "b" => 1.0,
-        "k" | "kb" | "kib" => 1024.0,
-        "g" | "gb" | "gib" => (1u64 << 30) as f64,
-        "t" | "tb" | "tib" => (1u64 << 40) as f64,
+    let iec = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "m" | "mb" | "mib" => "MiB",
+        "b" => "B",
+        "k" | "kb" | "kib" => "KiB",
+        "g" | "gb" | "gib" => "GiB",
+        "t" | "tb" | "tib" => "TiB",
         _ => {
             return Err(format!(
-            "unknown size unit in `{s}`: use B, K, M or G (e.g. 512M, 2G); a bare number is MiB"
-        ))
+                "unknown size unit in `{s}`: use B, K, M or G (e.g. 512M, 2G); a bare number is MiB"
+            ))
         }
     };
-    let v: f64 = num.parse().map_err(|_| {
-        format!("`{s}` is not a size: use e.g. 512M, 2G or 1073741824B; a bare number is MiB")
-    })?;
-    let bytes = v * mul;
-    if !(bytes.is_finite() && bytes >= 1.0) || bytes > u64::MAX as f64 {
+    let not_a_size =
+        || format!("`{s}` is not a size: use e.g. 512M, 2G or 1073741824B; a bare number is MiB");
+    if num.is_empty() || num.parse::<f64>().is_err() {
+        return Err(not_a_size());
+    }
+    let bytes = format!("{num} {iec}")
+        .parse::<bytesize::ByteSize>()
+        .map_err(|_| not_a_size())?
+        .as_u64();
+    if bytes == 0 {
         return Err(format!(
             "`{s}` is not a usable size: it must be at least 1 byte"
         ));
     }
-    Ok(bytes as u64)
+    // bytesize saturates: the largest value stands for "more than 64 bits can count".
+    if bytes == u64::MAX {
+        return Err(format!(
+            "`{s}` is not a usable size: it must be below 16 EiB"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The planner for `config` (RAM from the OS; `config.ram_budget` overrides it when planning).
@@ -414,6 +426,11 @@ mod tests {
         assert!(parse_size("12Q").unwrap_err().contains("unknown size unit"));
         assert!(parse_size("x").is_err());
         assert!(parse_size("0").is_err());
+        assert!(parse_size("0.1B").unwrap_err().contains("at least 1 byte"));
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("below 16 EiB"));
+        assert_eq!(parse_size(" 64 KiB "), Ok(64 << 10));
     }
 
     #[test]
