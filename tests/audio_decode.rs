@@ -6,70 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use sqrtspace_audio::decode::*;
-
-/// A file in its own directory under `std::env::temp_dir()` (so parallel tests never share
-/// one); the directory is removed when this is dropped.
-struct TempFile {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl TempFile {
-    fn new(name: &str, bytes: &[u8]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "sqrtspace-audio-decode-{}-{}",
-            std::process::id(),
-            name.replace('.', "_")
-        ));
-        fs::create_dir_all(&dir).expect("create temp dir");
-        let path = dir.join(name);
-        fs::write(&path, bytes).expect("write fixture");
-        Self { dir, path }
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A canonical 44-byte-header PCM WAV (RIFF/WAVE, `fmt ` chunk of 16 bytes, format 1,
-/// 16-bit little-endian) holding `samples` interleaved over `channels`. The header declares
-/// `declared_frames` frames (default: the frames actually written), so a larger value makes
-/// a truncated file.
-fn wav_bytes(
-    channels: u16,
-    sample_rate: u32,
-    samples: &[i16],
-    declared_frames: Option<u32>,
-) -> Vec<u8> {
-    let block_align = 2 * channels;
-    let frames = declared_frames.unwrap_or((samples.len() / usize::from(channels)) as u32);
-    let data_len = frames * u32::from(block_align);
-    let mut b = Vec::with_capacity(44 + 2 * samples.len());
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVE");
-    b.extend_from_slice(b"fmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&channels.to_le_bytes());
-    b.extend_from_slice(&sample_rate.to_le_bytes());
-    b.extend_from_slice(&(sample_rate * u32::from(block_align)).to_le_bytes()); // byte rate
-    b.extend_from_slice(&block_align.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    b
-}
+use sqrtspace_test_support::{wav_bytes, TempFile};
 
 /// A deterministic test signal covering the whole i16 range, including both extremes.
 fn pattern(n: usize) -> Vec<i16> {

@@ -1,10 +1,9 @@
 //! Integration tests of `sqrtspace_audio::pipeline` on the shipped recording
-//! (`assets/ve9qrp.wav`, 112 s of speech at 8 kHz) and on small crafted WAV files: modes agree
+//! (`apps/audio/assets/ve9qrp.wav`, 112 s of speech at 8 kHz) and on small crafted WAV files: modes agree
 //! bit for bit, class fractions and segments add up, the planner's header-only estimate
 //! matches the engine's probe, and bad input is a typed error, never a panic.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sqrtspace::{Checkpoints, Config, Machine, Mode, Planner, Verification, MIB};
 use sqrtspace_audio::pipeline::{estimate_for, smooth};
@@ -12,6 +11,7 @@ use sqrtspace_audio::{
     fused_loop, read_all, AudioError, AudioJob, AudioParams, AudioPipeline, Class, DecodeError,
     OutputDigest, WindowClass,
 };
+use sqrtspace_test_support::{wav, TempFile as Temp};
 
 const SPEECH: &str = sqrtspace_audio::assets::SPEECH;
 const LOOP: &str = sqrtspace_audio::assets::DRUM_LOOP;
@@ -242,58 +242,6 @@ fn out_of_band_settings_are_typed_errors() {
 
 // ---------------------------------------------------------------------------------------------
 // Crafted files.
-
-/// A file in its own temporary directory, removed on drop.
-struct Temp {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl Temp {
-    fn new(name: &str, bytes: &[u8]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "sqrtspace-audio-pipeline-{}-{}",
-            std::process::id(),
-            name.replace('.', "_")
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        fs::write(&path, bytes).unwrap();
-        Temp { dir, path }
-    }
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A 16-bit mono PCM WAV; the header declares `declared` frames (default: those written).
-fn wav(rate: u32, samples: &[i16], declared: Option<u32>) -> Vec<u8> {
-    let frames = declared.unwrap_or(samples.len() as u32);
-    let data_len = frames * 2;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    b
-}
 
 /// A 440 Hz tone at half scale, `n` samples at `rate` Hz.
 fn tone(n: usize, rate: u32) -> Vec<i16> {

@@ -506,8 +506,8 @@ mod tests {
 
     #[test]
     fn missing_and_corrupt_inputs_are_errors_not_panics() {
-        let dir = std::env::temp_dir().join(format!("sqrtspace-cli-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let corrupt = dir.join("corrupt.wav");
         std::fs::write(&corrupt, b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
         for (path, needle) in [(dir.join("missing.wav"), "does not exist"), (corrupt, "")] {
@@ -523,6 +523,5 @@ mod tests {
             assert!(matches!(err, CliError::Audio(_)), "{err:?}");
             assert!(err.to_string().contains(needle), "{err}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,52 +3,10 @@
 //! Run with `cargo test -p sqrtspace-cli --test cli`.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// A fresh temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("sqrtspace-cli-{}-{name}", std::process::id()));
-        fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A 16-bit mono PCM WAV whose header declares `declared` frames (default: those written).
-fn wav(rate: u32, samples: &[i16], declared: Option<u32>) -> Vec<u8> {
-    let data_len = declared.unwrap_or(samples.len() as u32) * 2;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    b
-}
+use sqrtspace_test_support::{wav, TempDir};
 
 /// Tone bursts with pauses and a noisy stretch, so every class occurs.
 fn signal(n: usize, rate: u32) -> Vec<i16> {
@@ -94,8 +52,8 @@ fn path(p: &Path) -> &str {
 
 #[test]
 fn bad_inputs_exit_non_zero_with_a_clear_message() {
-    let d = TempDir::new("bad");
-    let missing = d.0.join("missing.wav");
+    let d = TempDir::new();
+    let missing = d.path().join("missing.wav");
     fails_with(
         &sqrtspace(&["demo", "audio", "--input", path(&missing)]),
         &["does not exist", "missing.wav"],
@@ -158,9 +116,9 @@ fn bad_inputs_exit_non_zero_with_a_clear_message() {
 
 #[test]
 fn demo_writes_the_csv_verifies_and_reports() {
-    let d = TempDir::new("good");
+    let d = TempDir::new();
     let input = d.file("mix.wav", &wav(8000, &signal(8000 * 12, 8000), None));
-    let csv = d.0.join("windows.csv");
+    let csv = d.path().join("windows.csv");
     let out = sqrtspace(&[
         "demo",
         "audio",
@@ -248,8 +206,8 @@ fn plan_prints_the_mode_and_why_without_decoding() {
 
 #[test]
 fn bench_matrix_writes_rows_that_plot_reads() {
-    let d = TempDir::new("bench");
-    let csv = d.0.join("bench.csv");
+    let d = TempDir::new();
+    let csv = d.path().join("bench.csv");
     let out = sqrtspace(&[
         "bench",
         "audio",
@@ -273,7 +231,7 @@ fn bench_matrix_writes_rows_that_plot_reads() {
     assert!(!stdout.contains("DIFFER"), "{stdout}");
     let rows = fs::read_to_string(&csv).unwrap().lines().count();
     assert_eq!(rows, 1 + 2 * 3, "header + fused, sqrt, classic per window");
-    let plots = d.0.join("plots");
+    let plots = d.path().join("plots");
     let out = sqrtspace(&["plot", path(&csv), "--out", path(&plots)]);
     assert!(
         out.status.success(),
@@ -285,7 +243,7 @@ fn bench_matrix_writes_rows_that_plot_reads() {
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
     }
     fails_with(
-        &sqrtspace(&["plot", path(&d.0.join("nope.csv"))]),
+        &sqrtspace(&["plot", path(&d.path().join("nope.csv"))]),
         &["nope.csv"],
     );
 }
