@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{job_of, mib, parse_size, BandArgs, CliError, EngineArgs, InputArgs, BENCH_INPUT};
+use super::{mib, parse_size, CliError, JobArgs, BENCH_INPUT};
 use sqrtspace::metrics::{peak_rss, reset_peak_rss};
 use sqrtspace::plan::human;
 use sqrtspace::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
@@ -60,15 +60,9 @@ pub struct BenchArgs {
 /// Arguments of the hidden `__bench-child` command: one run, one result line.
 #[derive(Debug, Args)]
 pub struct ChildArgs {
-    /// Input recording and looping.
+    /// Input recording, engine configuration, band and classifier thresholds.
     #[command(flatten)]
-    pub input: InputArgs,
-    /// Engine configuration.
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    /// Band and classifier thresholds.
-    #[command(flatten)]
-    pub band: BandArgs,
+    pub job: JobArgs,
     /// Address-space limit (RLIMIT_AS) of this process, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub limit_as: Option<u64>,
@@ -494,7 +488,7 @@ pub fn child(a: &ChildArgs) -> Result<(), CliError> {
             source,
         })?;
     }
-    let job = job_of(&a.input, &a.engine, &a.band, BENCH_INPUT)?;
+    let job = a.job.job(BENCH_INPUT)?;
     let planner = Planner::from_machine();
     let run = job.run(&planner, &mut |_| {}, &mut |_, _| {})?;
     let result = ChildResult {

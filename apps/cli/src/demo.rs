@@ -5,24 +5,16 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{
-    job_of, planner, progress_bar, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT,
-};
+use super::{planner, progress_bar, CliError, JobArgs, DEFAULT_INPUT};
 use sqrtspace::{Mode, Verification};
 use sqrtspace_audio::{describe_summary, WindowClass};
 
 /// Arguments of `demo audio`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Input recording and long-form looping.
+    /// Input recording, engine configuration, band and classifier thresholds.
     #[command(flatten)]
-    pub input: InputArgs,
-    /// Engine configuration.
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    /// Band and classifier thresholds.
-    #[command(flatten)]
-    pub band: BandArgs,
+    pub job: JobArgs,
     /// Write one row per window (time in s, classes, features in Hz / dBFS, flux) to FILE,
     /// streamed as the windows complete; `-` writes to standard output (the report then goes
     /// to standard error).
@@ -67,7 +59,7 @@ struct Row {
 
 /// Runs `demo audio`.
 pub fn run(a: &DemoArgs) -> Result<(), CliError> {
-    let job = job_of(&a.input, &a.engine, &a.band, DEFAULT_INPUT)?;
+    let job = a.job.job(DEFAULT_INPUT)?;
     let planner = planner();
     let estimate = job.estimate(&planner)?;
     let to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
@@ -187,7 +179,7 @@ fn render(
     let _ = writeln!(
         s,
         "Band: {}..{} Hz   silence below {} dBFS   noise above flatness {}",
-        a.band.f_lo, a.band.f_hi, a.band.silence_dbfs, a.band.flatness_split
+        a.job.band.f_lo, a.job.band.f_hi, a.job.band.silence_dbfs, a.job.band.flatness_split
     );
     let _ = writeln!(s, "Why {}: {}", main.mode, main.plan.reason);
     let _ = writeln!(s, "k: {}", main.plan.k_reason);

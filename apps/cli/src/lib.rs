@@ -307,19 +307,36 @@ impl BandArgs {
     }
 }
 
-/// The job these arguments describe, and the planner (RAM from the OS or `--ram-budget`).
-fn job_of(
-    input: &InputArgs,
-    engine: &EngineArgs,
-    band: &BandArgs,
-    default: &str,
-) -> Result<AudioJob, CliError> {
-    let path = input.path(default);
-    let repeat = input.repeat_for(&path)?;
-    Ok(AudioJob::new(path)
-        .with_repeat(repeat)
-        .with_config(engine.config()?)
-        .with_params(band.params()))
+/// The arguments every audio-job command takes (`demo audio`, `plan` and the bench's child
+/// runs), flattened into each: which recording, the engine's knobs, the band and thresholds.
+#[derive(Debug, Clone, Args)]
+pub struct JobArgs {
+    /// Input recording and long-form looping.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Engine configuration.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Band and classifier thresholds.
+    #[command(flatten)]
+    pub band: BandArgs,
+}
+
+impl JobArgs {
+    /// The job these arguments describe; `default` is the recording used without `--input`.
+    ///
+    /// # Errors
+    /// [`CliError::Audio`] when `--hours` cannot be turned into a repeat count (see
+    /// [`InputArgs::repeat_for`]); [`CliError::Usage`] for an invalid engine configuration
+    /// (see [`EngineArgs::config`]).
+    pub fn job(&self, default: &str) -> Result<AudioJob, CliError> {
+        let path = self.input.path(default);
+        let repeat = self.input.repeat_for(&path)?;
+        Ok(AudioJob::new(path)
+            .with_repeat(repeat)
+            .with_config(self.engine.config()?)
+            .with_params(self.band.params()))
+    }
 }
 
 fn to_usize(v: u64) -> usize {
@@ -416,6 +433,56 @@ mod tests {
     }
 
     #[test]
+    fn the_job_commands_share_one_argument_group() {
+        let flags = [
+            "--input",
+            "x.wav",
+            "--hours",
+            "2",
+            "--mode",
+            "sqrt",
+            "--window",
+            "2048",
+            "--hop",
+            "512",
+            "--lru-mb",
+            "0.5",
+            "--k",
+            "8",
+            "--ram-budget",
+            "1G",
+            "--f-lo",
+            "100",
+            "--f-hi",
+            "3000",
+            "--silence-dbfs",
+            "-40",
+            "--flatness-split",
+            "0.4",
+        ];
+        let parse = |cmd: &[&str]| {
+            let argv: Vec<&str> = ["sqrtspace"]
+                .iter()
+                .chain(cmd)
+                .chain(&flags)
+                .copied()
+                .collect();
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Demo(Demo::Audio(a)) => a.job,
+                Command::Plan(a) => a.job,
+                Command::BenchChild(a) => a.job,
+                other => panic!("not a job command: {other:?}"),
+            }
+        };
+        let demo = format!("{:?}", parse(&["demo", "audio"]));
+        assert_eq!(demo, format!("{:?}", parse(&["plan"])));
+        assert_eq!(demo, format!("{:?}", parse(&["__bench-child"])));
+        let job = parse(&["plan"]);
+        assert_eq!(job.engine.ram_budget, Some(1 << 30));
+        assert_eq!(job.input.hours, Some(2.0));
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("512"), Ok(512 * MIB as u64));
         assert_eq!(parse_size("512M"), Ok(512 * MIB as u64));
@@ -482,14 +549,14 @@ mod tests {
         let Command::Demo(Demo::Audio(a)) = cli.command else {
             panic!("not demo audio")
         };
-        let c = a.engine.config().unwrap();
+        let c = a.job.engine.config().unwrap();
         assert_eq!(
             (c.mode, c.window, c.hop, c.lru_bytes),
             (Mode::Sqrt, 2048, 512, 16 * MIB)
         );
         assert_eq!(c.checkpoints, Checkpoints::Every(32));
         assert_eq!(c.ram_budget, Some(2 << 30));
-        assert_eq!(a.band.params().silence_dbfs, -60.0);
+        assert_eq!(a.job.band.params().silence_dbfs, -60.0);
         assert!(Cli::try_parse_from([
             "sqrtspace",
             "demo",

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{job_of, planner, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT};
+use super::{planner, CliError, JobArgs, DEFAULT_INPUT};
 use sqrtspace::plan::human;
 use sqrtspace_audio::AudioPipeline;
 
@@ -13,20 +13,14 @@ pub struct PlanArgs {
     /// per window of each stage); without it, one line: the mode and why.
     #[arg(long)]
     pub print: bool,
-    /// Input recording and long-form looping.
+    /// Input recording, engine configuration, band and classifier thresholds.
     #[command(flatten)]
-    pub input: InputArgs,
-    /// Engine configuration.
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    /// Band and classifier thresholds.
-    #[command(flatten)]
-    pub band: BandArgs,
+    pub job: JobArgs,
 }
 
 /// Runs `plan`.
 pub fn run(a: &PlanArgs) -> Result<(), CliError> {
-    let job = job_of(&a.input, &a.engine, &a.band, DEFAULT_INPUT)?;
+    let job = a.job.job(DEFAULT_INPUT)?;
     let e = job.estimate(&planner())?;
     if !a.print {
         println!("{} ({})", e.plan.mode, e.plan.reason);
