@@ -182,7 +182,7 @@ fn the_header_estimate_matches_the_engines_probe_and_auto_follows_the_budget() {
     let mut pipe = AudioPipeline::new(config.clone(), params).unwrap();
     pipe.set_planner(p.clone());
     let probed = pipe.plan::<smooth>(&signal, 0..windows).unwrap();
-    let est = estimate_for(&config, &params, Some(signal.len() as u64), &p);
+    let est = estimate_for(&config, &params, Some(signal.len() as u64), &p).unwrap();
     assert_eq!(est.plan.classic_bytes, probed.classic_bytes);
     assert_eq!(est.plan.mode, Mode::Classic);
 
@@ -192,7 +192,8 @@ fn the_header_estimate_matches_the_engines_probe_and_auto_follows_the_budget() {
         &AudioParams::new(44_100),
         Some(44_100 * 4 * 3600),
         &p,
-    );
+    )
+    .unwrap();
     assert_eq!(big.plan.mode, Mode::Sqrt);
     assert!(
         big.plan.reason.contains("exceeds half the RAM budget"),
@@ -201,7 +202,7 @@ fn the_header_estimate_matches_the_engines_probe_and_auto_follows_the_budget() {
     );
     assert!(big.plan.classic_bytes > 20 << 30);
     // No declared length: sqrt.
-    let unknown = estimate_for(&config, &params, None, &p);
+    let unknown = estimate_for(&config, &params, None, &p).unwrap();
     assert_eq!(unknown.plan.mode, Mode::Sqrt);
 }
 

@@ -873,6 +873,34 @@ impl<G: Graph> Pipeline<G> {
         Ok(plan)
     }
 
+    /// Output bytes per window of each stage, in [`Graph::STAGES`] order: the largest
+    /// [`ByteSize`](crate::ByteSize) of its output over the first (up to) 4 windows of `signal`,
+    /// by the same probe [`plan`](Self::plan) runs. For planning before the signal exists
+    /// (from a file header, say), probe a few windows of a representative signal, such as
+    /// silence when output sizes do not depend on the content.
+    ///
+    /// Leaves nothing behind: cached outputs, checkpoints and state are dropped afterwards, as
+    /// when a new signal is bound (the counters keep the probe's evaluations).
+    ///
+    /// # Errors
+    /// [`Error::RangeOutOfBounds`] when `signal` holds no complete window; whatever the stage
+    /// calls return.
+    pub fn probe_output_bytes(&mut self, signal: &[G::Sample]) -> Result<Vec<usize>, Error> {
+        self.reset();
+        let windows = self.check_range(signal, &(0..1))?;
+        // Checkpoints the probe saves follow the grid an evaluation of `signal` would use.
+        let c = &self.core.config;
+        self.core.k = self.planner.k_for(
+            c,
+            Some(windows),
+            span::<G>(c.window, c.hop),
+            G::state_bytes(),
+        );
+        let probed = self.probe(signal, windows);
+        self.reset();
+        probed
+    }
+
     /// Output bytes per window of each stage: the largest over the first (up to) 4 windows.
     fn probe(&mut self, signal: &[G::Sample], windows: u64) -> Result<Vec<usize>, Error> {
         let n = G::STAGES.len();

@@ -715,8 +715,8 @@ impl AudioJob {
     }
 
     /// The plan for this job from the file header alone (no decoding): the input's length is
-    /// `duration_samples × repeat`, stage output sizes come from running the stage functions
-    /// on one silent frame (they do not depend on the content), and the windows each stage
+    /// `duration_samples × repeat`, stage output sizes come
+    /// from the engine's probe on silence ([`per_window_bytes`]), and the windows each stage
     /// needs from [`needs`]; [`Planner::plan`] then estimates classic's working set (every
     /// intermediate plus the decoded signal) and sqrt's (LRU plus checkpoints) and picks the
     /// mode with its reason. When the header declares no length, `auto` picks sqrt (the
@@ -726,12 +726,7 @@ impl AudioJob {
     /// As [`open`](Self::open).
     pub fn estimate(&self, planner: &Planner) -> Result<Estimate, AudioError> {
         let (reader, params) = self.open()?;
-        Ok(estimate_for(
-            &self.config,
-            &params,
-            reader.total_samples(),
-            planner,
-        ))
+        estimate_for(&self.config, &params, reader.total_samples(), planner)
     }
 
     /// Runs the job in its configured mode (auto: as [`estimate`](Self::estimate) decides),
@@ -749,7 +744,7 @@ impl AudioJob {
         sink: &mut dyn FnMut(u64, &WindowClass),
     ) -> Result<AudioRun, AudioError> {
         let (mut reader, params) = self.open()?;
-        let estimate = estimate_for(&self.config, &params, reader.total_samples(), planner);
+        let estimate = estimate_for(&self.config, &params, reader.total_samples(), planner)?;
         let mode = estimate.plan.mode;
         let mut config = self.config.clone();
         config.mode = mode;
@@ -919,39 +914,29 @@ fn read_signal(
     Ok(signal)
 }
 
-/// Bytes each stage outputs per window at `config.window`, in declaration order, from the
-/// stage functions run on one silent frame (output sizes do not depend on the content).
-#[must_use]
-pub fn per_window_bytes(config: &Config, params: &AudioParams) -> Vec<usize> {
-    let frame = vec![0.0f32; config.window];
-    let spec = spectrum(&frame);
-    let band = bandpass(&spec, &frame, params);
-    let f = features(&band, &frame, params);
-    let fl = flux(&band, None);
-    let raw = classify(&f, &fl, params);
-    let out = smooth(&raw, &f, &fl, &mut ClassSmoother::default());
-    AudioPipeline::STAGES
-        .iter()
-        .map(|s| match s.name {
-            "spectrum" => spec.byte_size(),
-            "bandpass" => band.byte_size(),
-            "features" => f.byte_size(),
-            "flux" => fl.byte_size(),
-            "classify" => raw.byte_size(),
-            _ => out.byte_size(),
-        })
-        .collect()
+/// Bytes each stage outputs per window at `config.window`, in declaration order: the engine's
+/// probe ([`Pipeline::probe_output_bytes`](sqrtspace::Pipeline::probe_output_bytes)) on four
+/// windows of silence (output sizes do not depend on the content; no decoding needed).
+///
+/// # Errors
+/// [`AudioError::Engine`] for an invalid configuration.
+pub fn per_window_bytes(config: &Config, params: &AudioParams) -> Result<Vec<usize>, AudioError> {
+    let mut pipe = AudioPipeline::new(config.clone(), *params)?;
+    let silence = vec![0.0f32; config.window.saturating_add(config.hop.saturating_mul(3))];
+    Ok(pipe.probe_output_bytes(&silence)?)
 }
 
 /// The plan for `total_samples` samples of input (see [`AudioJob::estimate`]).
-#[must_use]
+///
+/// # Errors
+/// [`AudioError::Engine`] for an invalid configuration (see [`per_window_bytes`]).
 pub fn estimate_for(
     config: &Config,
     params: &AudioParams,
     total_samples: Option<u64>,
     planner: &Planner,
-) -> Estimate {
-    let per_window = per_window_bytes(config, params);
+) -> Result<Estimate, AudioError> {
+    let per_window = per_window_bytes(config, params)?;
     let samples = total_samples.unwrap_or(0);
     let windows = config.windows_in(samples).max(1);
     let range = 0..windows;
@@ -985,12 +970,12 @@ pub fn estimate_for(
             plan.k = k;
         }
     }
-    Estimate {
+    Ok(Estimate {
         plan,
         sample_rate: params.sample_rate,
         total_samples,
         per_window,
-    }
+    })
 }
 
 /// A few lines about a timeline: the time fraction and segment count of each class, then the

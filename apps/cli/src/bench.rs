@@ -564,7 +564,7 @@ fn extreme(
     let params = AudioParams::new(sr);
     let config = demo_config().with_ram_budget(budget);
     params.check(config.window)?;
-    let per_hour = estimate_for(&config, &params, Some(u64::from(sr) * 3600), &planner)
+    let per_hour = estimate_for(&config, &params, Some(u64::from(sr) * 3600), &planner)?
         .plan
         .classic_bytes;
     let exe = std::env::current_exe().map_err(|source| CliError::Io {
@@ -704,7 +704,7 @@ fn extreme(
                     };
                     r.classic_est_mb =
                         mib(
-                            estimate_for(&config, &params, Some(n * u64::from(repeat)), &planner)
+                            estimate_for(&config, &params, Some(n * u64::from(repeat)), &planner)?
                                 .plan
                                 .classic_bytes,
                         );
