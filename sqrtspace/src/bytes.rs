@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn ndarray_counts_its_elements() {
         // frames x bins
-        let a = ndarray::Array2::<Complex<f32>>::zeros((3, 5));
+        let a = crate::ndarray::Array2::<Complex<f32>>::zeros((3, 5));
         assert_eq!(
             a.byte_size(),
             size_of::<ndarray::Array2<Complex<f32>>>() + 15 * 8

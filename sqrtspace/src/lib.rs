@@ -104,6 +104,12 @@ pub use error::{ConfigError, Error};
 pub use exec::{Pipeline, StreamEnd};
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
+
+/// The `ndarray` crate (feature `ndarray`), re-exported so that a pipeline's array types are
+/// those [`ByteSize`] is implemented for: write `sqrtspace::ndarray::Array2<f32>` (or depend on
+/// the same `ndarray` version, 0.17).
+#[cfg(feature = "ndarray")]
+pub use ndarray;
 pub use plan::{Machine, Plan, Planner};
 pub use source::{RawReader, RawSample};
 

@@ -36,16 +36,19 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// Reads the machine: RAM from sysinfo, LLC from the `LLC_BYTES` environment variable,
+    /// Reads the machine: RAM from sysinfo (0 where it cannot be read), LLC from the `LLC_BYTES` environment variable,
     /// else the highest-level cache in `/sys/devices/system/cpu/cpu0/cache`, else
     /// [`LLC_FALLBACK`].
     #[must_use]
     pub fn probe() -> Self {
-        let mut sys = sysinfo::System::new();
-        sys.refresh_memory();
+        // RAM unknown (sysinfo cannot read this system): 0, so `auto` keeps to bounded memory.
+        let ram_available = sysinfo::System::new().map_or(0, |mut sys| {
+            sys.refresh_memory();
+            sys.available_memory()
+        });
         let (llc_bytes, llc_source) = llc();
         Machine {
-            ram_available: sys.available_memory(),
+            ram_available,
             llc_bytes,
             llc_source,
         }
