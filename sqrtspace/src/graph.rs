@@ -198,14 +198,13 @@ const fn cycle(stages: &[StageMeta], pipeline: &str, stack: &[usize], top: usize
 
 const fn fail(buf: &[u8], len: usize) {
     let len = if len > buf.len() { buf.len() } else { len };
-    let bytes = buf.split_at(len).0;
     // A message longer than the buffer can be cut inside a multi-byte character of a stage
     // name: keep the longest valid prefix.
-    let text = match core::str::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => as_str(bytes.split_at(e.valid_up_to()).0),
+    let len = match core::str::from_utf8(buf.split_at(len).0) {
+        Ok(_) => len,
+        Err(e) => e.valid_up_to(),
     };
-    panic!("{}", text);
+    panic!("{}", as_str(buf.split_at(len).0));
 }
 
 /// Topological order of `stages` (inputs before their consumers, ties in declaration order),
