@@ -415,6 +415,7 @@ struct Line {
     cpu: f64,
     peak_rss: u64,
     digest: String,
+    exact: String,
 }
 
 impl Line {
@@ -428,11 +429,12 @@ impl Line {
             cpu: r.measured.cpu.as_secs_f64(),
             peak_rss: r.measured.peak_rss,
             digest: format!("{:016x}", r.digest),
+            exact: format!("{:016x}", r.exact_digest),
         }
     }
     fn encode(&self) -> String {
         format!(
-            "{} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {}",
             self.run,
             self.mode,
             self.rows,
@@ -440,12 +442,13 @@ impl Line {
             self.seconds,
             self.cpu,
             self.peak_rss,
-            self.digest
+            self.digest,
+            self.exact
         )
     }
     fn decode(s: &str) -> Option<Line> {
         let f: Vec<&str> = s.split_whitespace().collect();
-        if f.len() != 8 {
+        if f.len() != 9 {
             return None;
         }
         Some(Line {
@@ -457,6 +460,7 @@ impl Line {
             cpu: f[5].parse().ok()?,
             peak_rss: f[6].parse().ok()?,
             digest: f[7].into(),
+            exact: f[8].into(),
         })
     }
 }
@@ -512,21 +516,37 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
         lines.push(line);
     }
     let first = lines.first().map(|l| l.digest.clone()).unwrap_or_default();
+    let first_exact = lines.first().map(|l| l.exact.clone()).unwrap_or_default();
     println!(
-        "{:<22} {:>8} {:>11} {:>8} {:>9} {:>9} {:>12} {:>9}",
-        "run", "mode", "rows", "windows", "time s", "M rows/s", "peak RSS", "rows"
+        "{:<22} {:>8} {:>11} {:>8} {:>9} {:>9} {:>9} {:>12} {:>9} {:>10}",
+        "run",
+        "mode",
+        "rows",
+        "windows",
+        "time s",
+        "CPU s",
+        "M rows/s",
+        "peak RSS",
+        "rows",
+        "quantiles"
     );
     for l in &lines {
         println!(
-            "{:<22} {:>8} {:>11} {:>8} {:>9.3} {:>9.1} {:>12} {:>9}",
+            "{:<22} {:>8} {:>11} {:>8} {:>9.3} {:>9.3} {:>9.1} {:>12} {:>9} {:>10}",
             l.run,
             l.mode,
             l.rows,
             l.windows,
             l.seconds,
+            l.cpu,
             l.rows as f64 / l.seconds.max(1e-9) / 1e6,
             human(l.peak_rss),
-            if l.digest == first { "same" } else { "DIFFER" }
+            if l.digest == first { "same" } else { "differ" },
+            if l.exact == first_exact {
+                "same"
+            } else {
+                "DIFFER"
+            }
         );
     }
     if !args.extreme {
@@ -544,14 +564,14 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
         if new {
             writeln!(
                 f,
-                "run,mode,rows,windows,win,hop,seconds,cpu_seconds,rows_per_second,peak_rss_bytes,extreme,digest,identical"
+                "run,mode,rows,windows,win,hop,seconds,cpu_seconds,rows_per_second,peak_rss_bytes,extreme,digest,rows_identical,quantiles_identical"
             )
             .map_err(write_err(path))?;
         }
         for l in &lines {
             writeln!(
                 f,
-                "{},{},{},{},{},{},{:.6},{:.6},{:.0},{},{},{},{}",
+                "{},{},{},{},{},{},{:.6},{:.6},{:.0},{},{},{},{},{}",
                 l.run,
                 l.mode,
                 l.rows,
@@ -564,7 +584,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
                 l.peak_rss,
                 args.extreme,
                 l.digest,
-                l.digest == first
+                l.digest == first,
+                l.exact == first_exact
             )
             .map_err(write_err(path))?;
         }

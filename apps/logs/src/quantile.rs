@@ -101,38 +101,40 @@ pub fn select_sorted(parts: &[&[u64]], k: usize) -> u64 {
     assert!(k < total, "rank {k} of {total} elements");
     // Invariant: the answer lies in some parts[i][lo[i]..hi[i]]; everything before lo[i] is
     // smaller than it and everything from hi[i] on larger; `below` counts the former.
-    let mut lo = vec![0usize; parts.len()];
+    let m = parts.len();
+    let mut lo = vec![0usize; m];
     let mut hi: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+    let mut lts = vec![0usize; m];
+    let mut les = vec![0usize; m];
     let mut below = 0usize;
     loop {
-        let (j, _) = lo
-            .iter()
-            .zip(&hi)
-            .map(|(l, h)| h - l)
-            .enumerate()
-            .max_by_key(|&(_, len)| len)
-            .expect("at least one part");
+        let mut j = 0;
+        let mut widest = 0;
+        for i in 0..m {
+            if hi[i] - lo[i] > widest {
+                widest = hi[i] - lo[i];
+                j = i;
+            }
+        }
         let pivot = parts[j][(lo[j] + hi[j]) / 2];
         let mut lt = 0;
         let mut le = 0;
-        let mut lts = Vec::with_capacity(parts.len());
-        let mut les = Vec::with_capacity(parts.len());
         for (i, p) in parts.iter().enumerate() {
             let s = &p[lo[i]..hi[i]];
-            let a = lo[i] + s.partition_point(|&x| x < pivot);
-            let b = lo[i] + s.partition_point(|&x| x <= pivot);
-            lt += a - lo[i];
-            le += b - lo[i];
-            lts.push(a);
-            les.push(b);
+            let a = s.partition_point(|&x| x < pivot);
+            let b = a + s[a..].partition_point(|&x| x <= pivot);
+            lt += a;
+            le += b;
+            lts[i] = lo[i] + a;
+            les[i] = lo[i] + b;
         }
         if k < below + lt {
-            hi = lts;
+            std::mem::swap(&mut hi, &mut lts);
         } else if k < below + le {
             return pivot;
         } else {
             below += le;
-            lo = les;
+            std::mem::swap(&mut lo, &mut les);
         }
     }
 }

@@ -36,23 +36,29 @@ impl Summary {
         max: f64::NEG_INFINITY,
     };
 
-    /// The summary of `values` (Welford's update, no NaN expected).
+    /// The summary of `values` (no NaN expected): two passes, the mean from the sum, then
+    /// the squared deviations from it; min and max by `totalOrder`.
     #[must_use]
     pub fn of(values: &[f64]) -> Summary {
-        let mut s = Summary::EMPTY;
-        for &v in values {
-            s.count += 1;
-            let d = v - s.mean;
-            s.mean += d / s.count as f64;
-            s.m2 += d * (v - s.mean);
-            if v.total_cmp(&s.min).is_lt() {
-                s.min = v;
-            }
-            if v.total_cmp(&s.max).is_gt() {
-                s.max = v;
-            }
+        if values.is_empty() {
+            return Summary::EMPTY;
         }
-        s
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let m2 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+        let (mut lo, mut hi) = (u64::MAX, 0);
+        for &v in values {
+            let k = crate::quantile::key(v);
+            lo = lo.min(k);
+            hi = hi.max(k);
+        }
+        Summary {
+            count: values.len() as u64,
+            mean,
+            m2,
+            min: crate::quantile::unkey(lo),
+            max: crate::quantile::unkey(hi),
+        }
     }
 
     /// The summary of the values of `self` and `other` together.
