@@ -130,11 +130,12 @@ pub struct BenchArgs {
     /// Rows per hop.
     #[arg(long, default_value_t = 4096)]
     pub hop: usize,
-    /// Runs as MODE:ENGINE, comma-separated.
+    /// Runs as MODE:ENGINE, comma-separated (ENGINE: incremental, naive, or fused: the stage
+    /// functions in a hand-written loop without the engine, the overhead baseline).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "sqrt:incremental,sqrt:naive,classic:incremental,auto:incremental"
+        default_value = "sqrt:incremental,sqrt:naive,classic:incremental,auto:incremental,sqrt:fused"
     )]
     pub runs: Vec<String>,
     /// Run each configuration in its own process, so that each peak RSS is its own.
@@ -391,7 +392,7 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), LogsError> {
 fn parse_run(s: &str) -> Result<(Mode, Engine), LogsError> {
     let bad = || {
         LogsError::Argument(format!(
-            "--runs entry `{s}`: write MODE:ENGINE with MODE auto, classic or sqrt and ENGINE incremental or naive"
+            "--runs entry `{s}`: write MODE:ENGINE with MODE auto, classic or sqrt and ENGINE incremental, naive or fused"
         ))
     };
     let (m, e) = s.split_once(':').unwrap_or((s, "incremental"));
@@ -399,6 +400,7 @@ fn parse_run(s: &str) -> Result<(Mode, Engine), LogsError> {
     let engine = match e.trim() {
         "incremental" => Engine::Incremental,
         "naive" => Engine::Naive,
+        "fused" => Engine::Fused,
         _ => return Err(bad()),
     };
     Ok((mode, engine))

@@ -10,7 +10,10 @@
 
 use crate::error::LogsError;
 use crate::input::{InputCounts, InputSpec, Reader};
-use crate::pipeline::{LogsParams, LogsPipeline, NaivePipeline, Record, Row, RowCounts};
+use crate::pipeline::{
+    aggregates, alert, fresh_rows, quantiles, row, AggState, AlertState, LogsParams, LogsPipeline,
+    NaivePipeline, QuantileState, Record, Row, RowCounts,
+};
 use sqrtspace::metrics::Measured;
 use sqrtspace::plan::human;
 use sqrtspace::{Config, Machine, Meter, Mode, Pipeline};
@@ -25,6 +28,10 @@ pub enum Engine {
     Incremental,
     /// [`NaivePipeline`]: every window from its whole frame (`select_nth_unstable`).
     Naive,
+    /// The incremental stage functions called by hand in one loop over a streamed buffer,
+    /// without the engine ([`fused`]): what the engine's sqrt mode should cost, the
+    /// baseline of its overhead. Ignores the mode.
+    Fused,
 }
 
 impl fmt::Display for Engine {
@@ -32,6 +39,7 @@ impl fmt::Display for Engine {
         f.write_str(match self {
             Engine::Incremental => "incremental",
             Engine::Naive => "naive",
+            Engine::Fused => "fused",
         })
     }
 }
@@ -172,6 +180,53 @@ where
     Ok(p.close().tail_samples)
 }
 
+/// The incremental pipeline's stage functions called by hand, window by window, over a
+/// buffer of the streamed rows (no engine: no LRU, no checkpoints, no recomputation): the
+/// same rows as [`LogsPipeline`], bit for bit. Returns the rows after the last window.
+///
+/// # Errors
+/// The reader's errors.
+pub fn fused(
+    reader: &mut Reader,
+    p: &LogsParams,
+    sink: &mut dyn FnMut(u64, Row),
+) -> Result<u64, LogsError> {
+    let (w, h) = (p.window as u64, p.hop as u64);
+    let mut buf: Vec<Record> = Vec::new();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let (mut first, mut total, mut t) = (0u64, 0u64, 0u64);
+    let mut agg = AggState::default();
+    let mut qs = QuantileState::default();
+    let mut al = AlertState::default();
+    loop {
+        let more = reader.next_chunk(&mut chunk, CHUNK)?;
+        buf.extend_from_slice(&chunk);
+        total += chunk.len() as u64;
+        while t * h + w <= total {
+            let s = usize::try_from(t * h - first).unwrap_or(usize::MAX);
+            let frame = &buf[s..s + p.window];
+            let f = fresh_rows(frame, t == 0, p);
+            let a = aggregates(&f, p, &mut agg);
+            let q = quantiles(&f, p, &mut qs);
+            let flag = alert(&q, p, &mut al);
+            sink(t, row(frame, &f, &a, &q, &flag));
+            t += 1;
+        }
+        let dead = usize::try_from(t * h - first)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        if dead > 0 && dead >= buf.len() / 2 {
+            buf.drain(..dead);
+            first += dead as u64;
+        }
+        if !more {
+            break;
+        }
+    }
+    let covered = if t == 0 { 0 } else { (t - 1) * h + w };
+    Ok(total - covered)
+}
+
 /// Reads the whole input into memory (classic mode's materialised signal).
 fn read_all(reader: &mut Reader) -> Result<Vec<Record>, LogsError> {
     let mut all = Vec::new();
@@ -278,13 +333,14 @@ impl LogsJob {
             sink(t, &r);
         };
         let tail = match mode {
+            _ if self.engine == Engine::Fused => fused(&mut reader, p, &mut each)?,
             Mode::Classic => {
                 let signal = read_all(&mut reader)?;
                 match self.engine {
                     Engine::Incremental => {
                         classic!(LogsPipeline, row, config.clone(), p.clone(), &signal, each)
                     }
-                    Engine::Naive => classic!(
+                    Engine::Naive | Engine::Fused => classic!(
                         NaivePipeline,
                         naive_row,
                         config.clone(),
@@ -299,7 +355,7 @@ impl LogsJob {
                     let mut pl = LogsPipeline::new(config.clone(), p.clone())?;
                     stream(&mut pl, &mut reader, &mut each)?
                 }
-                Engine::Naive => {
+                Engine::Naive | Engine::Fused => {
                     let mut pl = NaivePipeline::new(config.clone(), p.clone())?;
                     stream(&mut pl, &mut reader, &mut each)?
                 }

@@ -221,7 +221,7 @@ pub fn fresh(frame: &[Record], previous: Option<&[Record]>, #[params] p: &LogsPa
     fresh_rows(frame, previous.is_none(), p)
 }
 
-/// State of [`aggregates`]: the window's piece summaries and the rows seen.
+/// State of [`aggregates`](fn@aggregates): the window's piece summaries and the rows seen.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AggState {
     rows: u64,

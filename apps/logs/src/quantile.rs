@@ -29,6 +29,7 @@
 //! An empty window has no quantiles (`None`).
 
 use sqrtspace::ByteSize;
+use std::collections::VecDeque;
 
 /// The rank (0-based, into the ascending order) of the `p`-th percentile of `n >= 1` values:
 /// `round_half_even(p / 100 * (n - 1))` in binary64 (see the [module docs](self)).
@@ -139,28 +140,29 @@ pub fn select_sorted(parts: &[&[u64]], k: usize) -> u64 {
     }
 }
 
-/// A run of consecutive rows of a window: how many rows it spans and the sorted keys of the
-/// values it contributes (rows dropped by the filter or NaN contribute none).
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+/// A run of consecutive rows of a window: the rows it spans and how many values it
+/// contributed (rows dropped by the filter or NaN contribute none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 struct Piece {
     /// First row (absolute row index in the stream).
     start: u64,
     /// One past the last row.
     end: u64,
-    /// Sorted [`key`]s of the kept values.
-    keys: Vec<u64>,
+    /// Values contributed.
+    n: u32,
 }
 
 /// Which incremental structure a [`RollingQuantiles`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// Sorted blocks of hop-aligned rows, queried with [`select_sorted`]: each value is sorted
-    /// once with its block; a query costs `O(m log² H)` for `m = ceil(W/H) + 1` blocks. For
+    /// once with its block; a query costs `O(m log² H)` for `m <= 2 (W/H + 1)` blocks. For
     /// `W / H <= 64`.
     Blocks,
-    /// One sorted vector of the whole window, updated per row by binary search and
-    /// insertion/removal (`O(W)` memory moves per row, fast for small `W`); a query is an index.
-    /// For `W / H > 64` (hop 1 included).
+    /// One sorted vector of the whole window, updated per value by binary search and
+    /// insertion/removal (`O(W)` memory moves per value, fast for small `W`), plus the keys
+    /// in arrival order to know what leaves; a query is an index. For `W / H > 64` (hop 1
+    /// included).
     Sorted,
 }
 
@@ -179,17 +181,21 @@ impl Strategy {
 /// The multiset of kept values of a row window, updated across hops, answering exact
 /// quantiles by the [definition](self).
 ///
-/// Feed it with [`advance`](Self::advance): the rows that entered the window (as pieces that
-/// never straddle a multiple of the hop) and the new window start; rows before the start
-/// leave. Both strategies give the same answers as [`naive_quantiles`] on the window's kept
-/// values (property-tested).
+/// Feed it with [`push`](Self::push) (the rows that entered the window, as pieces that
+/// never straddle a multiple of the hop) and [`drop_before`](Self::drop_before) (the new
+/// window start; rows before it leave). Both strategies give the same answers as
+/// [`naive_quantiles`] on the window's kept values (property-tested).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RollingQuantiles {
-    /// Pieces of the window in row order (both strategies: they say which values leave).
-    pieces: std::collections::VecDeque<Piece>,
-    /// `Sorted` strategy: all kept keys of the window, ascending.
+    /// Pieces of the window in row order.
+    pieces: VecDeque<Piece>,
+    /// `Blocks`: the sorted keys of each piece (parallel to `pieces`).
+    blocks: VecDeque<Vec<u64>>,
+    /// `Sorted`: the keys in arrival order (what leaves first is at the front).
+    fifo: VecDeque<u64>,
+    /// `Sorted`: all keys of the window, ascending.
     sorted: Vec<u64>,
-    /// Whether `sorted` is maintained (else [`Strategy::Blocks`]).
+    /// Whether the `Sorted` strategy is used (else `Blocks`).
     use_sorted: bool,
     /// Kept values in the window.
     len: usize,
@@ -198,11 +204,9 @@ pub struct RollingQuantiles {
 impl ByteSize for RollingQuantiles {
     fn heap_bytes(&self) -> usize {
         self.pieces.capacity() * std::mem::size_of::<Piece>()
-            + self
-                .pieces
-                .iter()
-                .map(|p| p.keys.capacity() * 8)
-                .sum::<usize>()
+            + self.blocks.capacity() * std::mem::size_of::<Vec<u64>>()
+            + self.blocks.iter().map(|b| b.capacity() * 8).sum::<usize>()
+            + self.fifo.capacity() * 8
             + self.sorted.capacity() * 8
     }
 }
@@ -229,38 +233,48 @@ impl RollingQuantiles {
         self.len == 0
     }
 
-    /// Adds the rows `start..end` with kept `values` (any order, no NaN), then drops every
-    /// piece that ends at or before `window_start`. Pieces must arrive in row order and each
-    /// one must lie within one hop-aligned block (the pipeline splits at multiples of the
-    /// hop), so that window starts fall on piece boundaries.
+    /// Adds the rows `start..end` with kept `values` (any order, no NaN). Pieces must arrive
+    /// in row order, and each must lie within one hop-aligned block (the pipeline splits at
+    /// multiples of the hop), so that window starts fall on piece boundaries.
     pub fn push(&mut self, start: u64, end: u64, values: &[f64]) {
-        let mut keys: Vec<u64> = values.iter().map(|&v| key(v)).collect();
-        keys.sort_unstable();
         if self.use_sorted {
-            for &k in &keys {
+            for &v in values {
+                let k = key(v);
                 let i = self.sorted.partition_point(|&x| x < k);
                 self.sorted.insert(i, k);
+                self.fifo.push_back(k);
             }
+        } else {
+            let mut keys: Vec<u64> = values.iter().map(|&v| key(v)).collect();
+            keys.sort_unstable();
+            self.blocks.push_back(keys);
         }
-        self.len += keys.len();
-        self.pieces.push_back(Piece { start, end, keys });
+        self.len += values.len();
+        self.pieces.push_back(Piece {
+            start,
+            end,
+            n: u32::try_from(values.len()).unwrap_or(u32::MAX),
+        });
     }
 
     /// Drops the pieces that end at or before row `window_start`.
     pub fn drop_before(&mut self, window_start: u64) {
-        while let Some(p) = self.pieces.front() {
+        while let Some(p) = self.pieces.front().copied() {
             if p.end > window_start {
                 break;
             }
-            let p = self.pieces.pop_front().expect("front exists");
-            debug_assert!(p.start < window_start || p.start == p.end);
+            debug_assert!(p.start < p.end);
+            self.pieces.pop_front();
             if self.use_sorted {
-                for &k in &p.keys {
+                for _ in 0..p.n {
+                    let k = self.fifo.pop_front().expect("a key per value");
                     let i = self.sorted.partition_point(|&x| x < k);
                     self.sorted.remove(i);
                 }
+            } else {
+                self.blocks.pop_front();
             }
-            self.len -= p.keys.len();
+            self.len -= p.n as usize;
         }
     }
 
@@ -277,10 +291,10 @@ impl RollingQuantiles {
             }
         } else {
             let parts: Vec<&[u64]> = self
-                .pieces
+                .blocks
                 .iter()
-                .filter(|p| !p.keys.is_empty())
-                .map(|p| p.keys.as_slice())
+                .filter(|b| !b.is_empty())
+                .map(Vec::as_slice)
                 .collect();
             for (o, &p) in out.iter_mut().zip(percentiles) {
                 *o = Some(unkey(select_sorted(&parts, nearest_rank(p, self.len))));
@@ -300,10 +314,10 @@ impl RollingQuantiles {
         }
         let mut lo = u64::MAX;
         let mut hi = 0;
-        for p in &self.pieces {
-            if let (Some(&a), Some(&b)) = (p.keys.first(), p.keys.last()) {
+        for b in &self.blocks {
+            if let (Some(&a), Some(&z)) = (b.first(), b.last()) {
                 lo = lo.min(a);
-                hi = hi.max(b);
+                hi = hi.max(z);
             }
         }
         Some((unkey(lo), unkey(hi)))
