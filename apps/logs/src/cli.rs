@@ -334,16 +334,21 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), LogsError> {
     if args.out.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         return Ok(());
     }
+    let dates = job.input.ts.is_some();
     println!();
     println!(
-        "{:>7} {:>10} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>5}",
-        "window", "ts_start", "count", "mean", "std", "min", "max", "p50", "p95", "p99", "alert"
+        "{:>7} {:>19} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>5}",
+        "window", "start", "count", "mean", "std", "min", "max", "p50", "p95", "p99", "alert"
     );
     for (t, r) in shown.iter().chain(&changes) {
         let a = &r.aggregates;
         println!(
-            "{t:>7} {:>10} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>5}",
-            r.ts_start,
+            "{t:>7} {:>19} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>5}",
+            if dates {
+                crate::input::format_timestamp(r.ts_start)
+            } else {
+                format!("row {}", r.ts_start)
+            },
             a.count,
             fmt_opt(a.mean),
             fmt_opt(a.std),

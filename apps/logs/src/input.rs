@@ -787,6 +787,29 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
+/// Formats seconds since 1970-01-01 UTC as `YYYY-MM-DD HH:MM:SS` (the inverse of
+/// [`parse_timestamp`]'s date forms; Howard Hinnant's `civil_from_days`).
+#[must_use]
+pub fn format_timestamp(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -810,6 +833,10 @@ mod tests {
         assert_eq!(parse_timestamp("2001-01-01T00:01:05"), Some(978_307_265));
         assert_eq!(parse_timestamp("2001/01/01 00:01"), Some(978_307_260));
         assert_eq!(parse_timestamp("2001-13-01"), None);
+        for t in [0, 978_307_265, 951_782_400, -86_400, 4_102_444_799] {
+            assert_eq!(parse_timestamp(&format_timestamp(t)), Some(t), "{t}");
+        }
+        assert_eq!(format_timestamp(978_307_260), "2001-01-01 00:01:00");
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(parse_timestamp("2001-01-01 0:01"), None);
     }
