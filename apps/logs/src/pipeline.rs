@@ -270,12 +270,17 @@ pub fn quantiles(
     let window = s
         .window
         .get_or_insert_with(|| RollingQuantiles::new(Strategy::for_window(p.window, p.hop)));
-    for piece in &f.pieces {
-        let start = s.rows;
-        s.rows += piece.rows;
-        window.push(start, s.rows, &piece.values);
-    }
-    window.drop_before(s.rows.saturating_sub(p.window as u64));
+    let start = s.rows;
+    let end = start + f.pieces.iter().map(|piece| piece.rows).sum::<u64>();
+    let mut row = start;
+    window.slide(
+        f.pieces.iter().map(|piece| {
+            row += piece.rows;
+            (row - piece.rows, row, piece.values.as_slice())
+        }),
+        end.saturating_sub(p.window as u64),
+    );
+    s.rows = end;
     window.quantiles(&p.percentiles)
 }
 

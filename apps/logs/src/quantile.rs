@@ -278,6 +278,72 @@ impl RollingQuantiles {
         }
     }
 
+    /// Slides the window: drops the pieces that end at or before row `window_start`, then
+    /// adds `pieces` (`(start, end, kept values)`, in row order, as for [`push`](Self::push)).
+    /// The same result as [`drop_before`](Self::drop_before) then `push` for each piece; with
+    /// the `Sorted` strategy each leaving value is paired with an entering one and replaced in
+    /// place, moving only the values between their two positions.
+    pub fn slide<'a>(
+        &mut self,
+        pieces: impl IntoIterator<Item = (u64, u64, &'a [f64])>,
+        window_start: u64,
+    ) {
+        if !self.use_sorted {
+            self.drop_before(window_start);
+            for (start, end, values) in pieces {
+                self.push(start, end, values);
+            }
+            return;
+        }
+        let mut leaving = 0usize;
+        while let Some(p) = self.pieces.front().copied() {
+            if p.end > window_start {
+                break;
+            }
+            self.pieces.pop_front();
+            leaving += p.n as usize;
+        }
+        for (start, end, values) in pieces {
+            for &v in values {
+                let k = key(v);
+                if leaving > 0 {
+                    leaving -= 1;
+                    let out = self.fifo.pop_front().expect("a key per value");
+                    self.replace(out, k);
+                } else {
+                    let i = self.sorted.partition_point(|&x| x < k);
+                    self.sorted.insert(i, k);
+                    self.len += 1;
+                }
+                self.fifo.push_back(k);
+            }
+            self.pieces.push_back(Piece {
+                start,
+                end,
+                n: u32::try_from(values.len()).unwrap_or(u32::MAX),
+            });
+        }
+        for _ in 0..leaving {
+            let k = self.fifo.pop_front().expect("a key per value");
+            let i = self.sorted.partition_point(|&x| x < k);
+            self.sorted.remove(i);
+            self.len -= 1;
+        }
+    }
+
+    /// `Sorted`: replaces one occurrence of key `out` by key `k`, keeping the order.
+    fn replace(&mut self, out: u64, k: u64) {
+        let p = self.sorted.partition_point(|&x| x < out);
+        let q = self.sorted.partition_point(|&x| x < k);
+        if q <= p {
+            self.sorted.copy_within(q..p, q + 1);
+            self.sorted[q] = k;
+        } else {
+            self.sorted.copy_within(p + 1..q, p);
+            self.sorted[q - 1] = k;
+        }
+    }
+
     /// The quantiles at `percentiles` of the window's kept values (`None` when it is empty).
     #[must_use]
     pub fn quantiles<const Q: usize>(&self, percentiles: &[f64; Q]) -> [Option<f64>; Q] {

@@ -102,18 +102,37 @@ proptest! {
         let mut p = params(w, h, f);
         p.percentiles = [pct[0], 50.0, pct[2]];
         let expected = windows(&rows, &p);
-        for strategy in [Structure::Blocks, Structure::Sorted] {
+        for (strategy, slide) in [
+            (Structure::Blocks, false),
+            (Structure::Sorted, false),
+            (Structure::Blocks, true),
+            (Structure::Sorted, true),
+        ] {
             let mut q = RollingQuantiles::new(strategy);
             let mut seen = 0u64;
             let mut scratch = Vec::new();
             for (t, want) in expected.iter().enumerate() {
                 let s = t * h;
                 let fr = fresh_rows(&rows[s..s + w], t == 0, &p);
-                for piece in &fr.pieces {
-                    q.push(seen, seen + piece.rows, &piece.values);
-                    seen += piece.rows;
+                if slide {
+                    // Drop-and-add in one call (in-place replacement for `Sorted`).
+                    let end = seen + fr.pieces.iter().map(|x| x.rows).sum::<u64>();
+                    let mut row = seen;
+                    q.slide(
+                        fr.pieces.iter().map(|x| {
+                            row += x.rows;
+                            (row - x.rows, row, x.values.as_slice())
+                        }),
+                        end.saturating_sub(w as u64),
+                    );
+                    seen = end;
+                } else {
+                    for piece in &fr.pieces {
+                        q.push(seen, seen + piece.rows, &piece.values);
+                        seen += piece.rows;
+                    }
+                    q.drop_before(seen.saturating_sub(w as u64));
                 }
-                q.drop_before(seen.saturating_sub(w as u64));
                 prop_assert_eq!(q.len(), want.len());
                 let got = q.quantiles(&p.percentiles);
                 let naive = naive_quantiles(want, &p.percentiles, &mut scratch);
