@@ -73,7 +73,7 @@ pub struct RollupArgs {
     /// Which pipeline: incremental (across hops) or naive (each window from its frame).
     #[arg(long, value_enum, default_value_t = Engine::Incremental)]
     pub engine: Engine,
-    /// Alert when p99 is above this for `--consecutive` windows (default 90 for the shipped
+    /// Alert when p99 is above this for `--consecutive` windows (default 120 for the shipped
     /// flight delays in minutes, 100 for synthetic latencies in ms).
     #[arg(long)]
     pub raise: Option<f64>,
@@ -203,7 +203,7 @@ impl InputArgs {
 fn job(input: &InputArgs, r: &RollupArgs, win: usize, hop: usize) -> Result<LogsJob, LogsError> {
     let raise = r
         .raise
-        .unwrap_or(if input.n.is_some() { 100.0 } else { 90.0 });
+        .unwrap_or(if input.n.is_some() { 100.0 } else { 120.0 });
     let clear = r.clear.unwrap_or(0.9 * raise);
     if clear > raise {
         return Err(LogsError::Argument(format!(
