@@ -1,0 +1,127 @@
+//! The typed errors of the logs job. Each message names the file, row and column where it
+//! applies, and what to change.
+
+use std::path::PathBuf;
+
+/// An error of the logs job: bad input (in `--strict` mode, or when it cannot be skipped), a
+/// bad argument, or the engine's error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogsError {
+    /// The input file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A column named on the command line is not in the CSV header.
+    #[error("{path}: no column `{column}` in the header; the columns are: {available}; choose one with --{flag}")]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The missing column.
+        column: String,
+        /// The header's columns, comma-separated.
+        available: String,
+        /// The option that named it (`value`, `ts`, `key`).
+        flag: &'static str,
+    },
+    /// A cell that should hold a number does not (strict mode; otherwise skipped and counted).
+    #[error("{path}: row {row}, column `{column}`: `{text}` is not a number; fix the cell, or drop --strict to skip such rows (they are counted in the report)")]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row (header excluded) or line number.
+        row: u64,
+        /// Column name or regex capture name.
+        column: String,
+        /// The cell's text.
+        text: String,
+    },
+    /// A timestamp cell could not be parsed (strict mode; otherwise skipped and counted).
+    #[error("{path}: row {row}, column `{column}`: `{text}` is not a timestamp (use integer seconds since 1970 or `YYYY-MM-DD[ T]HH:MM[:SS]`); drop --strict to skip such rows")]
+    BadTimestamp {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row or line number.
+        row: u64,
+        /// Column or capture name.
+        column: String,
+        /// The cell's text.
+        text: String,
+    },
+    /// A timestamp earlier than the previous row's (strict mode; otherwise kept and counted).
+    #[error("{path}: row {row}: timestamp {ts} is earlier than the previous row's ({previous}); sort the input by time, or drop --strict to keep such rows (they are counted)")]
+    TimestampBackwards {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row or line number.
+        row: u64,
+        /// This row's timestamp (seconds).
+        ts: i64,
+        /// The previous row's timestamp (seconds).
+        previous: i64,
+    },
+    /// A text line the regex does not match (strict mode; otherwise skipped and counted).
+    #[error("{path}: line {line} does not match the regex: `{text}`; fix --line-regex, or drop --strict to skip such lines")]
+    NoMatch {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The line (truncated to 120 characters).
+        text: String,
+    },
+    /// A CSV record could not be read (bad quoting, invalid UTF-8 where text is needed...).
+    #[error("{path}: CSV error near row {row}: {source}; check the file's quoting and delimiter")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row.
+        row: u64,
+        /// The csv crate's error.
+        #[source]
+        source: csv::Error,
+    },
+    /// A raw file's length is not a whole number of samples.
+    #[error("{path}: {bytes} bytes is not a whole number of {sample_bytes}-byte samples ({trailing} trailing bytes); the file is truncated or holds another sample type (check --format)")]
+    TruncatedRaw {
+        /// The file.
+        path: PathBuf,
+        /// File length.
+        bytes: u64,
+        /// Bytes per sample.
+        sample_bytes: usize,
+        /// Bytes after the last whole sample.
+        trailing: u64,
+    },
+    /// The line regex does not compile or lacks the `value` capture group.
+    #[error("bad --line-regex `{pattern}`: {reason}")]
+    Regex {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An argument out of range.
+    #[error("{0}")]
+    Argument(String),
+    /// Writing an output file failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine's error (configuration, stage).
+    #[error(transparent)]
+    Engine(#[from] sqrtspace::Error),
+    /// The outputs of two modes differ (a bug: please report it).
+    #[error("{0}")]
+    Mismatch(String),
+}
