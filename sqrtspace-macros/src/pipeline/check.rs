@@ -57,11 +57,24 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
         );
     }
     let keys: Vec<String> = decl.stages.iter().map(path_key).collect();
+    let names: Vec<String> = decl.stages.iter().map(last_segment).collect();
     for (i, k) in keys.iter().enumerate() {
         if keys[..i].contains(k) {
             errors.error(
                 &decl.stages[i],
                 format!("stage `{k}` is listed twice in pipeline `{}`\n\nhelp: remove this entry; list each stage once", decl.name),
+            );
+        } else if let Some(j) = names[..i].iter().position(|n| *n == names[i]) {
+            // Either the same stage by two paths (`level` and `dsp::level` after `use
+            // dsp::level`), or two functions of the same name in different modules: the
+            // macro cannot tell which, and in both cases the name is ambiguous (`output:`,
+            // DOT and Mermaid nodes, counters and reports name stages by function name).
+            errors.error(
+                &decl.stages[i],
+                format!(
+                    "`{k}` and `{}` are both named `{}` in pipeline `{}`\n\nhelp: if both paths name the same stage, list it once; if they are two stages, rename one of the functions (a stage's name labels its node in DOT and Mermaid, its counters and `output:`)",
+                    keys[j], names[i], decl.name
+                ),
             );
         }
     }

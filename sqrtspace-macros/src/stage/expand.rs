@@ -44,7 +44,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         let key = quote!(#path).to_string();
         if !seen.contains(&key) {
             seen.push(key);
-            bounds.push(respan(quote!(G: #p::Has<#path>,), i.span));
+            bounds.push(respan(quote!(__G: #p::Has<#path>,), i.span));
         }
     }
     // The pipeline's `Sample` and `Params` must be this stage's: bounds on generated traits
@@ -85,7 +85,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             m.sample_span,
         ));
         graph_bounds.push(respan(
-            quote!(<G as #p::Graph>::Sample: #sample_trait,),
+            quote!(<__G as #p::Graph>::Sample: #sample_trait,),
             m.sample_span,
         ));
     }
@@ -119,7 +119,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             m.params_span,
         ));
         graph_bounds.push(respan(
-            quote!(<G as #p::Graph>::Params: #params_trait,),
+            quote!(<__G as #p::Graph>::Params: #params_trait,),
             m.params_span,
         ));
     }
@@ -135,7 +135,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             quote!()
         } else {
             let path = &inp.path;
-            quote_spanned!(inp.span => let #h = ex.fetch_back::<#path>(t, #off)?;)
+            quote_spanned!(inp.span => let #h = __ex.fetch_back::<#path>(__t, #off)?;)
         }
     });
     let binds = m.inputs.iter().enumerate().map(|(i, inp)| {
@@ -143,20 +143,20 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         let a = format_ident!("__a{}", i);
         let ty = &inp.ty;
         let off = inp.offset;
-        let frame = quote!(<<G as #p::Graph>::Sample as #sample_trait>::__sqrtspace_frame);
+        let frame = quote!(<<__G as #p::Graph>::Sample as #sample_trait>::__sqrtspace_frame);
         let value = match (inp.frames, off) {
-            (true, 0) => quote!(#frame(ex.frames.frame(t)?)),
-            (true, _) => quote!(match t.checked_sub(#off) {
-                ::core::option::Option::Some(u) => ::core::option::Option::Some(#frame(ex.frames.frame(u)?)),
+            (true, 0) => quote!(#frame(__ex.frames.frame(__t)?)),
+            (true, _) => quote!(match __t.checked_sub(#off) {
+                ::core::option::Option::Some(__u) => ::core::option::Option::Some(#frame(__ex.frames.frame(__u)?)),
                 ::core::option::Option::None => ::core::option::Option::None,
             }),
             (false, 0) => {
                 let path = &inp.path;
-                quote!(ex.resolve_now::<#path>(&#h, t))
+                quote!(__ex.resolve_now::<#path>(&#h, __t))
             }
             (false, _) => {
                 let path = &inp.path;
-                quote!(ex.resolve::<#path>(&#h, t.wrapping_sub(#off)))
+                quote!(__ex.resolve::<#path>(&#h, __t.wrapping_sub(#off)))
             }
         };
         // Spanned at the input's name, so that an upstream output that does not fit the
@@ -173,23 +173,19 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             let h = format_ident!("__h{}", i);
             let path = &inp.path;
             let off = inp.offset;
-            quote!(ex.release::<#path>(&#h, t.wrapping_sub(#off));)
+            quote!(__ex.release::<#path>(&#h, __t.wrapping_sub(#off));)
         });
     let call_args = m.args.iter().map(|a| match a {
         Arg::Input(i) => {
             let a = format_ident!("__a{}", i);
             quote!(#a)
         }
-        Arg::State => quote!(state),
+        Arg::State => quote!(__state),
         Arg::Params => {
-            quote!(<<G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(ex.params()))
+            quote!(<<__G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(__ex.params()))
         }
     });
-    let state_param = if stateful {
-        quote!(state)
-    } else {
-        quote!(_state)
-    };
+    let state_param = if stateful { quote!(__state) } else { quote!(_) };
 
     let marker = marker(func);
     quote! {
@@ -214,16 +210,16 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             }
         }
 
-        impl<G> #p::Compute<G> for #name
+        impl<__G> #p::Compute<__G> for #name
         where
-            G: #p::Graph,
+            __G: #p::Graph,
             #(#graph_bounds)*
             #(#bounds)*
         {
             #[inline]
             fn compute(
-                ex: &mut #p::Exec<'_, G>,
-                t: u64,
+                __ex: &mut #p::Exec<'_, __G>,
+                __t: u64,
                 #state_param: &mut Self::State,
             ) -> #p::Result<Self::Output, #p::Error> {
                 #(#fetches)*
@@ -277,7 +273,7 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
     let p = quote!(::sqrtspace::__private);
     let marker = marker(func);
     // The declared output type, so that downstream stages type-check against it and report
-    // nothing; `()` where it cannot stand alone (it names a generic parameter, or `impl _`).
+    // nothing; `()` where it cannot stand alone (a reference, a generic parameter, `impl _`).
     let mut local: Vec<String> = vec!["impl".into()];
     for g in &func.sig.generics.params {
         local.push(match g {
@@ -287,7 +283,12 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
         });
     }
     let output = match &func.sig.output {
-        syn::ReturnType::Type(_, t) if !mentions(t.to_token_stream(), &local) => quote!(#t),
+        syn::ReturnType::Type(_, t)
+            if !matches!(**t, syn::Type::Reference(_))
+                && !mentions(t.to_token_stream(), &local) =>
+        {
+            quote!(#t)
+        }
         _ => quote!(()),
     };
     quote! {
@@ -308,8 +309,8 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
             fn init_state() {}
         }
 
-        impl<G: #p::Graph> #p::Compute<G> for #name {
-            fn compute(_: &mut #p::Exec<'_, G>, _: u64, _: &mut ()) -> #p::Result<Self::Output, #p::Error> {
+        impl<__G: #p::Graph> #p::Compute<__G> for #name {
+            fn compute(_: &mut #p::Exec<'_, __G>, _: u64, _: &mut ()) -> #p::Result<Self::Output, #p::Error> {
                 ::core::unreachable!("stage with compile errors")
             }
         }
