@@ -6,6 +6,7 @@
 //! call testable functions.
 #![forbid(unsafe_code)]
 
+mod bytesize;
 mod errors;
 mod pipeline;
 mod stage;
@@ -22,4 +23,11 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn pipeline(input: TokenStream) -> TokenStream {
     pipeline::pipeline(input.into()).into()
+}
+
+/// Derives `sqrtspace::ByteSize` for a struct or an enum: its heap bytes are the sum of its
+/// fields' heap bytes. See `sqrtspace::ByteSize`.
+#[proc_macro_derive(ByteSize)]
+pub fn derive_byte_size(input: TokenStream) -> TokenStream {
+    bytesize::derive(input.into()).into()
 }
