@@ -96,6 +96,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     let has_impls = stages.iter().zip(&fields).enumerate().map(|(i, (s, f))| {
         let fetch = op(s, syn::Index::from(2));
         quote_spanned! {located_at(s.span())=>
+            #[doc(hidden)]
             impl #p::Has<#s> for #name {
                 const INDEX: usize = #i;
                 #[inline]
@@ -133,6 +134,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             #(#fields: #p::Slot<#stages>,)*
         }
 
+        #[doc(hidden)]
         impl ::core::default::Default for #slots {
             fn default() -> Self {
                 #slots { #(#fields: ::core::default::Default::default(),)* }
@@ -174,6 +176,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
         // Rejects duplicate stages and cycles at compile time, `cargo check` included.
         const _: [usize; #n] = #name::TOPO;
 
+        #[doc(hidden)]
         impl #p::Graph for #name {
             type Sample = #sample;
             type Params = #params;
@@ -422,6 +425,7 @@ pub fn fallback(decl: &PipelineDecl) -> TokenStream {
             }
         }
 
+        #[doc(hidden)]
         impl #p::Graph for #name {
             type Sample = #sample;
             type Params = #params;

@@ -204,8 +204,9 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
     }
 
     check_param_order(refs, &inputs, &data_params, errors);
-    for (input, p) in inputs.iter().zip(&data_params) {
-        if !input.frames && input.offset == 0 && is_option(&p.ty) {
+    for ((input, p), r) in inputs.iter().zip(&data_params).zip(refs) {
+        // `a[0]` is reported by `check_input`.
+        if !input.frames && r.offset.is_none() && is_option(&p.ty) {
             errors.error(
                 &p.ty,
                 format!(
@@ -289,7 +290,7 @@ fn check_output(sig: &syn::Signature, fn_name: &str, errors: &mut Errors) {
     const UNIT: &str = "a stage's output is what downstream stages and the pipeline read; the engine may run a stage several times for the same window (recomputation after eviction, replay from a checkpoint) or not at all (a cached output), so a side effect would run a mode-dependent number of times";
     match &sig.output {
         syn::ReturnType::Default => errors.span_error(
-            located_at(sig.paren_token.span.close()),
+            sig.paren_token.span.close(),
             format!("stage `{fn_name}` returns nothing: {UNIT}\n\nhelp: return the value it computes (`-> f32`), and do side effects (printing, writing) on the pipeline's output, after `push` or `evaluate`"),
         ),
         syn::ReturnType::Type(_, t) => match &**t {

@@ -2,9 +2,11 @@
 //! name, its `Stage` impl (metadata) and its generic `Compute<G>` impl (fetch inputs, call).
 
 use super::check::{Arg, Model};
-use crate::errors::{pretty, respan};
+use super::parse::InputRef;
+use crate::errors::{located_at, pretty, respan};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 
 pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let name = &func.sig.ident;
@@ -36,15 +38,38 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         }
     });
 
+    // Each upstream is named through a hidden type alias, spanned at its entry in `inputs`:
+    // an entry that is not a type (a plain function, `hann` without `#[stage]`) is then one
+    // "expected type, found function" there, not also one "constant provided when a type was
+    // expected" per generic argument below.
+    let mut aliases = TokenStream::new();
+    let alias: Vec<syn::Ident> = m
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, i)| {
+            let a = format_ident!("__sqrtspace_{}_input{}", name, k);
+            if !i.frames {
+                let path = &i.path;
+                aliases.extend(quote_spanned! {i.span=>
+                    #[doc(hidden)]
+                    #[allow(non_camel_case_types)]
+                    type #a = #path;
+                });
+            }
+            a
+        })
+        .collect();
     // Distinct upstream stages, for the `G: Has<S>` bounds.
     let mut bounds = Vec::new();
     let mut seen = Vec::new();
-    for i in m.inputs.iter().filter(|i| !i.frames) {
+    for (k, i) in m.inputs.iter().enumerate().filter(|(_, i)| !i.frames) {
         let path = &i.path;
+        let a = &alias[k];
         let key = quote!(#path).to_string();
         if !seen.contains(&key) {
             seen.push(key);
-            bounds.push(respan(quote!(__G: #p::Has<#path>,), i.span));
+            bounds.push(respan(quote!(__G: #p::Has<#a>,), i.span));
         }
     }
     // The pipeline's `Sample` and `Params` must be this stage's: bounds on generated traits
@@ -134,7 +159,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         if inp.frames {
             quote!()
         } else {
-            let path = &inp.path;
+            let path = &alias[i];
             quote_spanned!(inp.span => let #h = __ex.fetch_back::<#path>(__t, #off)?;)
         }
     });
@@ -151,11 +176,11 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                 ::core::option::Option::None => ::core::option::Option::None,
             }),
             (false, 0) => {
-                let path = &inp.path;
+                let path = &alias[i];
                 quote!(__ex.resolve_now::<#path>(&#h, __t))
             }
             (false, _) => {
-                let path = &inp.path;
+                let path = &alias[i];
                 quote!(__ex.resolve::<#path>(&#h, __t.wrapping_sub(#off)))
             }
         };
@@ -171,7 +196,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         .filter(|(_, i)| !i.frames)
         .map(|(i, inp)| {
             let h = format_ident!("__h{}", i);
-            let path = &inp.path;
+            let path = &alias[i];
             let off = inp.offset;
             quote!(__ex.release::<#path>(&#h, __t.wrapping_sub(#off));)
         });
@@ -194,6 +219,8 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         #marker
 
         #helpers
+
+        #aliases
 
         impl #p::Stage for #name {
             type Output = #output;
@@ -263,7 +290,11 @@ fn marker(func: &syn::ItemFn) -> TokenStream {
 
 /// What is emitted when a check failed: the function, and a marker with stub impls so that
 /// pipelines naming this stage report no secondary errors.
-pub fn fallback(func: &syn::ItemFn) -> TokenStream {
+///
+/// The marker's metadata keeps the inputs as written (those that name another stage), so that
+/// the pipeline's graph checks (the default output, cycles) see the stage's real edges and
+/// report nothing about it either.
+pub fn fallback(func: &syn::ItemFn, inputs: Option<&[InputRef]>) -> TokenStream {
     // A method (it takes `self`) sits in an impl block, where no struct or impl may follow it.
     if func.sig.receiver().is_some() {
         return quote!(#func);
@@ -291,6 +322,15 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
         }
         _ => quote!(()),
     };
+    let metas = inputs.unwrap_or_default().iter().filter_map(|r| {
+        if r.is_frames() || r.path.is_ident(&name_str) {
+            return None;
+        }
+        let path = &r.path;
+        let iname = r.name();
+        let off = r.offset.map_or(0, |(v, _)| v.unsigned_abs());
+        Some(quote_spanned!(located_at(path.span()) => #p::InputMeta { name: #iname, stage: ::core::option::Option::Some(<#path>::__SQRTSPACE_ID), offset: #off }))
+    });
     quote! {
         #func
 
@@ -304,7 +344,7 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
                 id: #name::__SQRTSPACE_ID,
                 cost: 1,
                 stateful: false,
-                inputs: &[],
+                inputs: &[#(#metas),*],
             };
             fn init_state() {}
         }

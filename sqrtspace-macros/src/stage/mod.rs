@@ -30,7 +30,7 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
     match model {
         Some(model) if errors.is_empty() => expand::expand(&func, &model),
         _ => {
-            let mut out = expand::fallback(&func);
+            let mut out = expand::fallback(&func, attr.inputs.as_ref().map(|(r, _)| &r[..]));
             out.extend(errors.into_compile_errors());
             out
         }
