@@ -292,12 +292,13 @@ fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
                     if a.len() != b.len() {
                         return false;
                     }
-                    let mut i = 0;
-                    while i < a.len() {
+                    // From the end: ids share their module prefix.
+                    let mut i = a.len();
+                    while i > 0 {
+                        i -= 1;
                         if a[i] != b[i] {
                             return false;
                         }
-                        i += 1;
                     }
                     true
                 }
