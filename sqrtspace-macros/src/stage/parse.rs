@@ -34,6 +34,22 @@ impl Parse for InputRef {
         let offset = if input.peek(syn::token::Bracket) {
             let content;
             bracketed!(content in input);
+            if content.peek(Token![+]) {
+                let plus: Token![+] = content.parse()?;
+                let name = path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
+                let rest: proc_macro2::TokenStream = content.parse()?;
+                return Err(syn::Error::new(
+                    plus.span,
+                    format!(
+                        "a lookback reads an earlier window: `{name}[+{}]` would read a future one, which the engine has not computed when this window runs (push mode has not even received its samples)\n\nhelp: read the current window (`{name}`) or an earlier one (`{name}[-1]`); to compare with a later window, let the later window's stage read this one with a lookback",
+                        rest
+                    ),
+                ));
+            }
             let expr: syn::Expr = content.parse()?;
             let span = syn::spanned::Spanned::span(&expr);
             if let syn::Expr::Range(r) = &expr {
