@@ -40,7 +40,7 @@ use proc_macro::TokenStream;
 /// engine recomputes evicted outputs and replays state from checkpoints.
 ///
 /// The function stays an ordinary function (callable, testable); `#[stage]` adds a hidden
-/// marker type of the same name that pipelines and [`evaluate::<name>`] refer to. Stages
+/// marker type of the same name that pipelines and `Pipeline::evaluate::<name>` refer to. Stages
 /// live in any module or crate and are named by path (`dsp::spectrum`).
 ///
 /// # Example
@@ -104,7 +104,6 @@ use proc_macro::TokenStream;
 ///   parameter's type.
 ///
 /// [`pipeline!`]: macro@pipeline
-/// [`evaluate::<name>`]: https://docs.rs/sqrtspace/latest/sqrtspace/struct.Pipeline.html#method.evaluate
 #[proc_macro_attribute]
 pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
     stage::stage(args.into(), item.into()).into()
