@@ -141,7 +141,10 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             }
         }
 
-        #[allow(dead_code)]
+        // The graph constants walk the stage list per input edge (quadratic in the number of
+        // stages): a pipeline of some hundreds of stages takes longer than rustc's default
+        // const-evaluation budget, which is a lint, not a limit.
+        #[allow(dead_code, long_running_const_eval)]
         impl #name {
             /// Stage metadata in declaration order.
             pub const STAGES: &'static [#p::StageMeta] = &[#(<#stages as #p::Stage>::META),*];
@@ -174,6 +177,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
         }
 
         // Rejects duplicate stages and cycles at compile time, `cargo check` included.
+        #[allow(long_running_const_eval)]
         const _: [usize; #n] = #name::TOPO;
 
         #[doc(hidden)]
@@ -283,6 +287,7 @@ fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
         }
         #(#picks)*
 
+        #[allow(long_running_const_eval)]
         impl #name {
             /// Index of the stage that no other stage reads: the default output.
             #[doc(hidden)]
