@@ -78,6 +78,9 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
             );
         }
     }
+    if let Some(t) = &decl.sample {
+        check_sample(t, errors);
+    }
     if let Some(out) = &decl.output {
         if let super::parse::Output::List { paths, span } = out {
             if paths.is_empty() {
@@ -107,5 +110,37 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
                 errors.error(out, msg);
             }
         }
+    }
+}
+
+/// Sample types that are certainly not `Copy` (owning containers, slices), reported in
+/// the DSL's terms; any other non-`Copy` type gets rustc's "the trait bound `T: Copy` is not
+/// satisfied" at the same token.
+fn check_sample(t: &syn::Type, errors: &mut Errors) {
+    if not_a_sample(t) {
+        errors.error(
+            t,
+            format!(
+                "`{}` cannot be a pipeline's `sample` type: a sample is one `Copy` value (a number), which the engine copies into frames of `window` samples and buffers for recomputation\n\nhelp: use a numeric type (`f32`, the default, `f64`, `i16`, `Complex<f32>`); decode or split richer input into numbers before pushing it, and build richer values in a stage",
+                crate::errors::pretty(t)
+            ),
+        );
+    }
+}
+
+/// Whether `t` is certainly not `Copy`: an owning container or a slice.
+pub fn not_a_sample(t: &syn::Type) -> bool {
+    const OWNING: [&str; 10] = [
+        "String", "Vec", "Box", "VecDeque", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "Rc",
+        "Arc",
+    ];
+    match t {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| OWNING.contains(&s.ident.to_string().as_str())),
+        syn::Type::Slice(_) => true,
+        _ => false,
     }
 }

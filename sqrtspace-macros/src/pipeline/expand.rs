@@ -392,9 +392,11 @@ pub fn fallback(decl: &PipelineDecl) -> TokenStream {
         ..
     } = decl;
     let name_str = name.to_string();
+    // A sample type `check` rejected is replaced, so that it is not reported again.
     let sample = decl
         .sample
         .clone()
+        .filter(|t| !super::check::not_a_sample(t))
         .unwrap_or_else(|| syn::parse_quote!(f32));
     let params = decl.params.clone().unwrap_or_else(|| syn::parse_quote!(()));
     // Only outputs that name a listed stage: an unknown one is the error being reported.
