@@ -17,7 +17,9 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let stateful = m.state.is_some();
     let state_ty = m.state.clone().unwrap_or_else(|| syn::parse_quote!(()));
     let init = match (&m.init, &m.state) {
-        (Some(path), _) => quote!(#path()),
+        // At the `init` path, so that an initial value of another type than the state reads
+        // "expected `State`, found `T`" there, not on the whole attribute.
+        (Some(path), _) => respan(quote!(#path()), path.span()),
         (None, Some(s)) => {
             quote_spanned!(syn::spanned::Spanned::span(s) => <#s as ::core::default::Default>::default())
         }
