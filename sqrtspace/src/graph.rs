@@ -14,17 +14,22 @@ pub enum Format {
     Mermaid,
 }
 
+/// String equality in const context. Compares from the end: stage ids
+/// (`module_path::name`) of one pipeline usually share their module prefix and differ in the
+/// name, so a mismatch is found in a byte or two. The graph checks compare ids pairwise, and
+/// const evaluation is interpreted: comparing from the start made a 200-stage pipeline
+/// exceed rustc's const-evaluation limit (`long_running_const_eval`).
 const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
     }
-    let mut i = 0;
-    while i < a.len() {
+    let mut i = a.len();
+    while i > 0 {
+        i -= 1;
         if a[i] != b[i] {
             return false;
         }
-        i += 1;
     }
     true
 }

@@ -10,6 +10,9 @@ pub struct Model {
     /// Whether the outputs were given as a list (`output: [a, b]`): push and stream calls then
     /// emit a tuple.
     pub output_list: bool,
+    /// No `output:` key and several stages: the output is the stage no other stage reads,
+    /// chosen by a constant of the pipeline type (`outputs` is then a placeholder).
+    pub sink_default: bool,
     pub sample: syn::Type,
     pub params: syn::Type,
 }
@@ -21,10 +24,13 @@ pub fn analyze(decl: &PipelineDecl) -> Model {
         Some(Output::List { paths, .. }) => (paths.iter().map(index).collect(), true),
         None => {
             assert!(!decl.stages.is_empty(), "checked: at least one stage");
+            // The unique sink, found at compile time from the stages' metadata (see
+            // `expand::sink`); a lone stage is its own sink.
             (vec![decl.stages.len() - 1], false)
         }
     };
     Model {
+        sink_default: decl.output.is_none() && decl.stages.len() > 1,
         outputs,
         output_list,
         sample: decl

@@ -57,13 +57,29 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
         );
     }
     let keys: Vec<String> = decl.stages.iter().map(path_key).collect();
+    let names: Vec<String> = decl.stages.iter().map(last_segment).collect();
     for (i, k) in keys.iter().enumerate() {
         if keys[..i].contains(k) {
             errors.error(
                 &decl.stages[i],
                 format!("stage `{k}` is listed twice in pipeline `{}`\n\nhelp: remove this entry; list each stage once", decl.name),
             );
+        } else if let Some(j) = names[..i].iter().position(|n| *n == names[i]) {
+            // Either the same stage by two paths (`level` and `dsp::level` after `use
+            // dsp::level`), or two functions of the same name in different modules: the
+            // macro cannot tell which, and in both cases the name is ambiguous (`output:`,
+            // DOT and Mermaid nodes, counters and reports name stages by function name).
+            errors.error(
+                &decl.stages[i],
+                format!(
+                    "`{k}` and `{}` are both named `{}` in pipeline `{}`\n\nhelp: if both paths name the same stage, list it once; if they are two stages, rename one of the functions (a stage's name labels its node in DOT and Mermaid, its counters and `output:`)",
+                    keys[j], names[i], decl.name
+                ),
+            );
         }
+    }
+    if let Some(t) = &decl.sample {
+        check_sample(t, errors);
     }
     if let Some(out) = &decl.output {
         if let super::parse::Output::List { paths, span } = out {
@@ -94,5 +110,37 @@ pub fn check(decl: &PipelineDecl, errors: &mut Errors) {
                 errors.error(out, msg);
             }
         }
+    }
+}
+
+/// Sample types that are certainly not `Copy` (owning containers, slices), reported in
+/// the DSL's terms; any other non-`Copy` type gets rustc's "the trait bound `T: Copy` is not
+/// satisfied" at the same token.
+fn check_sample(t: &syn::Type, errors: &mut Errors) {
+    if not_a_sample(t) {
+        errors.error(
+            t,
+            format!(
+                "`{}` cannot be a pipeline's `sample` type: a sample is one `Copy` value (a number), which the engine copies into frames of `window` samples and buffers for recomputation\n\nhelp: use a numeric type (`f32`, the default, `f64`, `i16`, `Complex<f32>`); decode or split richer input into numbers before pushing it, and build richer values in a stage",
+                crate::errors::pretty(t)
+            ),
+        );
+    }
+}
+
+/// Whether `t` is certainly not `Copy`: an owning container or a slice.
+pub fn not_a_sample(t: &syn::Type) -> bool {
+    const OWNING: [&str; 10] = [
+        "String", "Vec", "Box", "VecDeque", "HashMap", "BTreeMap", "HashSet", "BTreeSet", "Rc",
+        "Arc",
+    ];
+    match t {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| OWNING.contains(&s.ident.to_string().as_str())),
+        syn::Type::Slice(_) => true,
+        _ => false,
     }
 }

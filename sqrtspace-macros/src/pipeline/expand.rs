@@ -6,7 +6,7 @@ use super::analyze::Model;
 use super::parse::PipelineDecl;
 use crate::errors::{located_at, respan};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
@@ -25,8 +25,19 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     let idx: Vec<usize> = (0..n).collect();
     let sample = &m.sample;
     let params = &m.params;
-    let out_index = &m.outputs;
-    let out_paths: Vec<&syn::Path> = out_index.iter().map(|&i| &stages[i]).collect();
+    let (sink_items, out_paths, out_index) = if m.sink_default {
+        let (items, ty) = sink(decl);
+        (items, vec![ty], vec![quote!(#name::__SQRTSPACE_SINK)])
+    } else {
+        let out_paths: Vec<TokenStream> = m
+            .outputs
+            .iter()
+            .map(|&i| stages[i].to_token_stream())
+            .collect();
+        let idx = m.outputs.iter().map(|i| quote!(#i)).collect();
+        (TokenStream::new(), out_paths, idx)
+    };
+    let out_index = &out_index;
 
     // Every use that needs `S: Compute<Self>` (its inputs are in this pipeline, its params and
     // sample types match) goes through this one function, at the stage's entry in `stages`:
@@ -36,32 +47,35 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
         name,
         span = located_at(decl.stages_span)
     );
-    let ops_bound = respan(quote!(S: #p::Compute<#name>,), decl.stages_span);
+    let ops_bound = respan(quote!(__S: #p::Compute<#name>,), decl.stages_span);
     let ops_fn = quote! {
         #[doc(hidden)]
         #[allow(non_snake_case, clippy::type_complexity)]
         #[inline(always)]
-        const fn #ops<S>() -> (
+        const fn #ops<__S>() -> (
             fn(&mut #p::Exec<'_, #name>, ::core::ops::Range<u64>) -> #p::Result<(), #p::Error>,
             fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<usize, #p::Error>,
-            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<#p::Held<<S as #p::Stage>::Output>, #p::Error>,
-            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<S as #p::Stage>::Output, #p::Error>,
-            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<S as #p::Stage>::Output, #p::Error>,
+            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<#p::Held<<__S as #p::Stage>::Output>, #p::Error>,
+            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<__S as #p::Stage>::Output, #p::Error>,
+            fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<__S as #p::Stage>::Output, #p::Error>,
         )
         where
-            #name: #p::Has<S>,
+            #name: #p::Has<__S>,
             #ops_bound
         {
             (
-                #p::classic_column::<#name, S>,
-                #p::probe_stage::<#name, S>,
-                #p::fetch::<#name, S>,
-                #p::fetch_owned::<#name, S>,
-                #p::fetch_output::<#name, S>,
+                #p::classic_column::<#name, __S>,
+                #p::probe_stage::<#name, __S>,
+                #p::fetch::<#name, __S>,
+                #p::fetch_owned::<#name, __S>,
+                #p::fetch_output::<#name, __S>,
             )
         }
     };
-    let op = |s: &syn::Path, i: syn::Index| respan(quote!((const { #ops::<#s>() }.#i)), s.span());
+    let op = |s: &dyn ToTokens, i: syn::Index| {
+        let span = s.to_token_stream().span();
+        respan(quote!((const { #ops::<#s>() }.#i)), span)
+    };
     let classic_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(0))).collect();
     let probe_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(1))).collect();
     // `output: s` emits `s`'s output, computed without caching it; `output: [a, b]` the tuple,
@@ -74,7 +88,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
         });
         (quote!((#(#tys,)*)), quote!(#p::Result::Ok((#(#calls,)*))))
     } else {
-        let o = out_paths[0];
+        let o = &out_paths[0];
         let f = op(o, syn::Index::from(3));
         (quote!(<#o as #p::Stage>::Output), quote!(#f(ex, t)))
     };
@@ -82,6 +96,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     let has_impls = stages.iter().zip(&fields).enumerate().map(|(i, (s, f))| {
         let fetch = op(s, syn::Index::from(2));
         quote_spanned! {located_at(s.span())=>
+            #[doc(hidden)]
             impl #p::Has<#s> for #name {
                 const INDEX: usize = #i;
                 #[inline]
@@ -119,13 +134,17 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             #(#fields: #p::Slot<#stages>,)*
         }
 
+        #[doc(hidden)]
         impl ::core::default::Default for #slots {
             fn default() -> Self {
                 #slots { #(#fields: ::core::default::Default::default(),)* }
             }
         }
 
-        #[allow(dead_code)]
+        // The graph constants walk the stage list per input edge (quadratic in the number of
+        // stages): a pipeline of some hundreds of stages takes longer than rustc's default
+        // const-evaluation budget, which is a lint, not a limit.
+        #[allow(dead_code, long_running_const_eval)]
         impl #name {
             /// Stage metadata in declaration order.
             pub const STAGES: &'static [#p::StageMeta] = &[#(<#stages as #p::Stage>::META),*];
@@ -137,15 +156,15 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             pub const COSTS: [u32; #n] = [#(<#stages as #p::Stage>::META.cost),*];
             #[doc = #doc_dot]
             pub const DOT: &'static str = {
-                const LEN: usize = #p::render_len(#name::STAGES, #name_str, #p::Format::Dot);
-                const BUF: [u8; LEN] = #p::render::<LEN>(#name::STAGES, #name_str, #p::Format::Dot);
-                #p::as_str(&BUF)
+                const __LEN: usize = #p::render_len(#name::STAGES, #name_str, #p::Format::Dot);
+                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, #name_str, #p::Format::Dot);
+                #p::as_str(&__BUF)
             };
             #[doc = #doc_mermaid]
             pub const MERMAID: &'static str = {
-                const LEN: usize = #p::render_len(#name::STAGES, #name_str, #p::Format::Mermaid);
-                const BUF: [u8; LEN] = #p::render::<LEN>(#name::STAGES, #name_str, #p::Format::Mermaid);
-                #p::as_str(&BUF)
+                const __LEN: usize = #p::render_len(#name::STAGES, #name_str, #p::Format::Mermaid);
+                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, #name_str, #p::Format::Mermaid);
+                #p::as_str(&__BUF)
             };
 
             /// A pipeline instance with `config` (validated) and runtime `params`.
@@ -158,8 +177,10 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
         }
 
         // Rejects duplicate stages and cycles at compile time, `cargo check` included.
+        #[allow(long_running_const_eval)]
         const _: [usize; #n] = #name::TOPO;
 
+        #[doc(hidden)]
         impl #p::Graph for #name {
             type Sample = #sample;
             type Params = #params;
@@ -201,14 +222,14 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             fn state_bytes() -> usize {
                 // Generic, so that a state type that is not `ByteSize` is reported once, at
                 // the stage, and not again here.
-                fn bytes<S: #p::Stage>() -> usize {
-                    if S::META.stateful {
-                        #p::ByteSize::byte_size(&S::init_state())
+                fn __sqrtspace_bytes<__S: #p::Stage>() -> usize {
+                    if __S::META.stateful {
+                        #p::ByteSize::byte_size(&__S::init_state())
                     } else {
                         0
                     }
                 }
-                0 #(+ bytes::<#stages>())*
+                0 #(+ __sqrtspace_bytes::<#stages>())*
             }
             #[inline]
             fn output(ex: &mut #p::Exec<'_, Self>, t: u64) -> #p::Result<Self::Output, #p::Error> {
@@ -224,16 +245,236 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
 
         #ops_fn
 
+        #sink_items
+
     }
 }
 
-/// Emitted when `check` failed: the marker type alone, so uses of it report nothing else.
-pub fn fallback(decl: &PipelineDecl) -> TokenStream {
+/// Without `output:`, the pipeline emits its unique sink, the stage that no other stage reads.
+/// Which stage that is needs the stages' inputs, known only from their metadata: a constant
+/// `__SQRTSPACE_SINK` finds it (and fails with the sinks' names when there are several), and
+/// a hidden trait indexed by that constant names the stage's type. Returns the items and the
+/// output stage's type.
+fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
+    let p = quote!(::sqrtspace::__private);
     let PipelineDecl {
-        attrs, vis, name, ..
+        vis, name, stages, ..
     } = decl;
+    let n = stages.len();
+    let name_str = name.to_string();
+    let pick = format_ident!("__sqrtspace_pick_{}", name);
+    let picks = stages.iter().enumerate().map(|(i, s)| {
+        quote! { impl #pick<#i> for #name { type Stage = #s; } }
+    });
+    let prefix = format!("pipeline `{name_str}` has no `output:` and several sinks (stages that no other stage reads): ");
+    let middle = "; which does it emit?\n\nhelp: name the output stage: `output: ";
+    let suffix = "`, or several with `output: [a, b]`";
+    let names_len: usize = stages
+        .iter()
+        .map(|s| s.segments.last().map_or(0, |g| g.ident.to_string().len()) + 4)
+        .sum();
+    let cap = prefix.len() + middle.len() + suffix.len() + names_len + 64;
+    // Reported at the `stages` list, like a cycle.
+    let fail = respan(
+        quote!(::core::panic!("{}", #p::as_str(buf.split_at(len).0));),
+        decl.stages_span,
+    );
+    let items = quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis trait #pick<const __I: usize> {
+            type Stage;
+        }
+        #(#picks)*
+
+        #[allow(long_running_const_eval)]
+        impl #name {
+            /// Index of the stage that no other stage reads: the default output.
+            #[doc(hidden)]
+            pub const __SQRTSPACE_SINK: usize = {
+                const fn eq(a: &str, b: &str) -> bool {
+                    let (a, b) = (a.as_bytes(), b.as_bytes());
+                    if a.len() != b.len() {
+                        return false;
+                    }
+                    // From the end: ids share their module prefix.
+                    let mut i = a.len();
+                    while i > 0 {
+                        i -= 1;
+                        if a[i] != b[i] {
+                            return false;
+                        }
+                    }
+                    true
+                }
+                const fn put(buf: &mut [u8; #cap], len: usize, s: &str) -> usize {
+                    let s = s.as_bytes();
+                    let mut i = 0;
+                    while i < s.len() && len + i < #cap {
+                        buf[len + i] = s[i];
+                        i += 1;
+                    }
+                    len + i
+                }
+                let st = #name::STAGES;
+                let mut read = [false; #n];
+                let mut i = 0;
+                while i < #n {
+                    let mut k = 0;
+                    while k < st[i].inputs.len() {
+                        if let ::core::option::Option::Some(id) = st[i].inputs[k].stage {
+                            let mut j = 0;
+                            while j < #n {
+                                if eq(st[j].id, id) {
+                                    read[j] = true;
+                                }
+                                j += 1;
+                            }
+                        }
+                        k += 1;
+                    }
+                    i += 1;
+                }
+                let mut count = 0;
+                let mut found = #n - 1;
+                let mut i = #n;
+                while i > 0 {
+                    i -= 1;
+                    if !read[i] {
+                        count += 1;
+                        found = i;
+                    }
+                }
+                // No sink at all is a cycle, reported by the `TOPO` check.
+                if count > 1 {
+                    let mut buf = [0u8; #cap];
+                    let mut len = put(&mut buf, 0, #prefix);
+                    let mut first = true;
+                    let mut i = 0;
+                    while i < #n {
+                        if !read[i] {
+                            if !first {
+                                len = put(&mut buf, len, ", ");
+                            }
+                            first = false;
+                            len = put(&mut buf, len, "`");
+                            len = put(&mut buf, len, st[i].name);
+                            len = put(&mut buf, len, "`");
+                        }
+                        i += 1;
+                    }
+                    len = put(&mut buf, len, #middle);
+                    len = put(&mut buf, len, st[found].name);
+                    len = put(&mut buf, len, #suffix);
+                    #fail
+                }
+                found
+            };
+        }
+    };
+    let ty = respan(
+        quote!(<#name as #pick<{ #name::__SQRTSPACE_SINK }>>::Stage),
+        decl.stages_span,
+    );
+    (items, ty)
+}
+
+/// Emitted when `check` failed: the pipeline type with a stub `Graph` impl (it contains every
+/// stage, emits the declared output's type) and its `new`, so that uses of it (`new`,
+/// `evaluate::<s>`, `push_samples`) type-check and the check's error is the only one.
+pub fn fallback(decl: &PipelineDecl) -> TokenStream {
+    let p = quote!(::sqrtspace::__private);
+    let PipelineDecl {
+        attrs,
+        vis,
+        name,
+        stages,
+        ..
+    } = decl;
+    let name_str = name.to_string();
+    // A sample type `check` rejected is replaced, so that it is not reported again.
+    let sample = decl
+        .sample
+        .clone()
+        .filter(|t| !super::check::not_a_sample(t))
+        .unwrap_or_else(|| syn::parse_quote!(f32));
+    let params = decl.params.clone().unwrap_or_else(|| syn::parse_quote!(()));
+    // Only outputs that name a listed stage: an unknown one is the error being reported.
+    let known = |o: &syn::Path| {
+        super::check::stage_index(&decl.stages, o).map(|i| {
+            let s = &decl.stages[i];
+            quote!(<#s as #p::Stage>::Output)
+        })
+    };
+    let output = match &decl.output {
+        Some(super::parse::Output::One(o)) => known(o).unwrap_or_else(|| quote!(())),
+        Some(super::parse::Output::List { paths, .. }) => {
+            let tys: Option<Vec<_>> = paths.iter().map(known).collect();
+            match tys {
+                Some(tys) => quote!((#(#tys,)*)),
+                None => quote!(()),
+            }
+        }
+        None => match decl.stages.last() {
+            Some(s) => quote!(<#s as #p::Stage>::Output),
+            None => quote!(()),
+        },
+    };
     quote! {
         #(#attrs)*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         #vis struct #name;
+
+        #[allow(dead_code)]
+        impl #name {
+            /// A pipeline instance (this declaration has compile errors).
+            pub fn new(config: ::sqrtspace::Config, params: #params) -> #p::Result<::sqrtspace::Pipeline<#name>, #p::Error> {
+                ::sqrtspace::Pipeline::new(config, params)
+            }
+        }
+
+        #[doc(hidden)]
+        impl #p::Graph for #name {
+            type Sample = #sample;
+            type Params = #params;
+            type Output = #output;
+            const OUTPUTS: &'static [usize] = &[];
+            type Slots = ();
+            const NAME: &'static str = #name_str;
+            const STAGES: &'static [#p::StageMeta] = &[];
+            const TOPO: &'static [usize] = &[];
+            fn evict_output(_: &mut (), _: usize, _: u64) {}
+            fn evict_checkpoint(_: &mut (), _: usize, _: u64) {}
+            fn classic_column(_: &mut #p::Exec<'_, Self>, _: usize, _: ::core::ops::Range<u64>) -> #p::Result<(), #p::Error> {
+                ::core::unreachable!("pipeline with compile errors")
+            }
+            fn clear_columns(_: &mut ()) {}
+            fn clear_all(_: &mut ()) {}
+            fn state_bytes() -> usize { 0 }
+            fn output(_: &mut #p::Exec<'_, Self>, _: u64) -> #p::Result<Self::Output, #p::Error> {
+                ::core::unreachable!("pipeline with compile errors")
+            }
+            fn probe(_: &mut #p::Exec<'_, Self>, _: u64, _: &mut [usize]) -> #p::Result<(), #p::Error> {
+                ::core::unreachable!("pipeline with compile errors")
+            }
+        }
+
+        // Names every listed stage, as the full expansion would (imports stay used).
+        const _: () = {
+            #(let _ = <#stages as #p::Stage>::META;)*
+        };
+
+        impl<__S: #p::Stage> #p::Has<__S> for #name {
+            const INDEX: usize = 0;
+            fn slot(_: &()) -> &#p::Slot<__S> {
+                ::core::unreachable!("pipeline with compile errors")
+            }
+            fn slot_mut(_: &mut ()) -> &mut #p::Slot<__S> {
+                ::core::unreachable!("pipeline with compile errors")
+            }
+            fn fetch(_: &mut #p::Exec<'_, Self>, _: u64) -> #p::Result<#p::Held<<__S as #p::Stage>::Output>, #p::Error> {
+                ::core::unreachable!("pipeline with compile errors")
+            }
+        }
     }
 }

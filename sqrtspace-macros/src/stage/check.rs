@@ -203,6 +203,23 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         }
     }
 
+    check_param_order(refs, &inputs, &data_params, errors);
+    for ((input, p), r) in inputs.iter().zip(&data_params).zip(refs) {
+        // `a[0]` is reported by `check_input`.
+        if !input.frames && r.offset.is_none() && is_option(&p.ty) {
+            errors.error(
+                &p.ty,
+                format!(
+                    "`{}` is read at the current window, which always exists, so the parameter is never `None`\n\nhelp: take `{}: {}`, or read the window before with a lookback: `{}[-1]` in `inputs`",
+                    input.name,
+                    pretty(&p.pat),
+                    option_inner(&p.ty).map_or_else(|| "&T".to_string(), pretty),
+                    input.name,
+                ),
+            );
+        }
+    }
+
     if state.is_none() {
         if let Some(init) = &attr.init {
             errors.error(
@@ -216,6 +233,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         syn::ReturnType::Default => syn::parse_quote!(()),
         syn::ReturnType::Type(_, t) => (**t).clone(),
     };
+    check_output(sig, &fn_name, errors);
     let cost = attr
         .cost
         .as_ref()
@@ -262,6 +280,116 @@ fn check_input(r: &InputRef, fn_name: &str, errors: &mut Errors) {
                 ),
             );
         }
+    }
+}
+
+/// A stage's output is a value the engine caches, checkpoints and recomputes: `()` (a stage
+/// run for its side effect) and references are rejected. Any other type, `Result<T, E>`
+/// included, is left to the `Stage` impl.
+fn check_output(sig: &syn::Signature, fn_name: &str, errors: &mut Errors) {
+    const UNIT: &str = "a stage's output is what downstream stages and the pipeline read; the engine may run a stage several times for the same window (recomputation after eviction, replay from a checkpoint) or not at all (a cached output), so a side effect would run a mode-dependent number of times";
+    match &sig.output {
+        syn::ReturnType::Default => errors.span_error(
+            sig.paren_token.span.close(),
+            format!("stage `{fn_name}` returns nothing: {UNIT}\n\nhelp: return the value it computes (`-> f32`), and do side effects (printing, writing) on the pipeline's output, after `push` or `evaluate`"),
+        ),
+        syn::ReturnType::Type(_, t) => match &**t {
+            syn::Type::Tuple(tup) if tup.elems.is_empty() => errors.error(
+                t,
+                format!("stage `{fn_name}` returns `()`: {UNIT}\n\nhelp: return the value it computes (`-> f32`), and do side effects (printing, writing) on the pipeline's output, after `push` or `evaluate`"),
+            ),
+            syn::Type::Reference(r) => errors.error(
+                t,
+                format!(
+                    "stage `{fn_name}` returns a reference (`{}`): a stage's output is an owned value that the engine caches and hands to later windows, longer than any borrow of its inputs lives\n\nhelp: return `{}` (clone what you borrow, e.g. `x.clone()` or `x.to_vec()`)",
+                    pretty(t),
+                    owned(&r.elem),
+                ),
+            ),
+            _ => {}
+        },
+    }
+}
+
+/// The owned counterpart of a borrowed type, for help lines: `[T]` -> `Vec<T>`, `str` ->
+/// `String`, `T` -> `T`.
+fn owned(ty: &syn::Type) -> String {
+    match ty {
+        syn::Type::Slice(s) => format!("Vec<{}>", pretty(&s.elem)),
+        syn::Type::Path(p) if p.path.is_ident("str") => "String".into(),
+        other => pretty(other),
+    }
+}
+
+/// Parameters named like the stage's inputs but in another order (`inputs = [peak, rms]`,
+/// `fn crest(rms: &f32, peak: &f32)`) would be bound by position, silently swapped: an error,
+/// with the `inputs` list reordered to match the parameters.
+fn check_param_order(
+    refs: &[InputRef],
+    inputs: &[Input],
+    params: &[&syn::PatType],
+    errors: &mut Errors,
+) {
+    if params.len() != inputs.len() {
+        return;
+    }
+    let name_of = |p: &syn::PatType| match &*p.pat {
+        syn::Pat::Ident(i) => Some(i.ident.to_string()),
+        _ => None,
+    };
+    let misplaced = params.iter().enumerate().find(|(i, p)| {
+        name_of(p).is_some_and(|n| {
+            inputs[*i].name != n && inputs.iter().any(|inp| inp.name == n && !inp.frames)
+        })
+    });
+    let Some((i, p)) = misplaced else { return };
+    // For each parameter, the first unused input of its name; the rest keep their order.
+    let mut used = vec![false; inputs.len()];
+    let mut order: Vec<Option<usize>> = params
+        .iter()
+        .map(|p| {
+            let n = name_of(p)?;
+            let j = (0..inputs.len()).find(|&j| !used[j] && inputs[j].name == n)?;
+            used[j] = true;
+            Some(j)
+        })
+        .collect();
+    let mut rest = (0..inputs.len()).filter(|&j| !used[j]);
+    for o in &mut order {
+        if o.is_none() {
+            *o = rest.next();
+        }
+    }
+    let entry = |j: usize| {
+        let r = &refs[j];
+        match r.offset {
+            Some((v, _)) => format!("{}[{v}]", pretty(&r.path)),
+            None => pretty(&r.path),
+        }
+    };
+    let reordered: Vec<String> = order.iter().flatten().map(|&j| entry(j)).collect();
+    let name = name_of(p).unwrap_or_default();
+    errors.error(
+        &p.pat,
+        format!(
+            "parameter `{name}` is bound to input {} (`{}`), not to the input `{name}`: inputs are passed by position, in the order of `inputs`\n\nhelp: reorder `inputs` to match the parameters: `inputs = [{}]`",
+            i + 1,
+            entry(i),
+            reordered.join(", "),
+        ),
+    );
+}
+
+/// `T` of `Option<T>`.
+fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(a) = &seg.arguments else {
+        return None;
+    };
+    match a.args.first()? {
+        syn::GenericArgument::Type(t) if seg.ident == "Option" => Some(t),
+        _ => None,
     }
 }
 

@@ -2,9 +2,11 @@
 //! name, its `Stage` impl (metadata) and its generic `Compute<G>` impl (fetch inputs, call).
 
 use super::check::{Arg, Model};
-use crate::errors::{pretty, respan};
+use super::parse::InputRef;
+use crate::errors::{located_at, pretty, respan};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 
 pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let name = &func.sig.ident;
@@ -15,7 +17,9 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let stateful = m.state.is_some();
     let state_ty = m.state.clone().unwrap_or_else(|| syn::parse_quote!(()));
     let init = match (&m.init, &m.state) {
-        (Some(path), _) => quote!(#path()),
+        // At the `init` path, so that an initial value of another type than the state reads
+        // "expected `State`, found `T`" there, not on the whole attribute.
+        (Some(path), _) => respan(quote!(#path()), path.span()),
         (None, Some(s)) => {
             quote_spanned!(syn::spanned::Spanned::span(s) => <#s as ::core::default::Default>::default())
         }
@@ -36,15 +40,38 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         }
     });
 
+    // Each upstream is named through a hidden type alias, spanned at its entry in `inputs`:
+    // an entry that is not a type (a plain function, `hann` without `#[stage]`) is then one
+    // "expected type, found function" there, not also one "constant provided when a type was
+    // expected" per generic argument below.
+    let mut aliases = TokenStream::new();
+    let alias: Vec<syn::Ident> = m
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, i)| {
+            let a = format_ident!("__sqrtspace_{}_input{}", name, k);
+            if !i.frames {
+                let path = &i.path;
+                aliases.extend(quote_spanned! {i.span=>
+                    #[doc(hidden)]
+                    #[allow(non_camel_case_types)]
+                    type #a = #path;
+                });
+            }
+            a
+        })
+        .collect();
     // Distinct upstream stages, for the `G: Has<S>` bounds.
     let mut bounds = Vec::new();
     let mut seen = Vec::new();
-    for i in m.inputs.iter().filter(|i| !i.frames) {
+    for (k, i) in m.inputs.iter().enumerate().filter(|(_, i)| !i.frames) {
         let path = &i.path;
+        let a = &alias[k];
         let key = quote!(#path).to_string();
         if !seen.contains(&key) {
             seen.push(key);
-            bounds.push(respan(quote!(G: #p::Has<#path>,), i.span));
+            bounds.push(respan(quote!(__G: #p::Has<#a>,), i.span));
         }
     }
     // The pipeline's `Sample` and `Params` must be this stage's: bounds on generated traits
@@ -85,7 +112,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             m.sample_span,
         ));
         graph_bounds.push(respan(
-            quote!(<G as #p::Graph>::Sample: #sample_trait,),
+            quote!(<__G as #p::Graph>::Sample: #sample_trait,),
             m.sample_span,
         ));
     }
@@ -119,7 +146,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             m.params_span,
         ));
         graph_bounds.push(respan(
-            quote!(<G as #p::Graph>::Params: #params_trait,),
+            quote!(<__G as #p::Graph>::Params: #params_trait,),
             m.params_span,
         ));
     }
@@ -134,8 +161,8 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         if inp.frames {
             quote!()
         } else {
-            let path = &inp.path;
-            quote_spanned!(inp.span => let #h = ex.fetch_back::<#path>(t, #off)?;)
+            let path = &alias[i];
+            quote_spanned!(inp.span => let #h = __ex.fetch_back::<#path>(__t, #off)?;)
         }
     });
     let binds = m.inputs.iter().enumerate().map(|(i, inp)| {
@@ -143,20 +170,20 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         let a = format_ident!("__a{}", i);
         let ty = &inp.ty;
         let off = inp.offset;
-        let frame = quote!(<<G as #p::Graph>::Sample as #sample_trait>::__sqrtspace_frame);
+        let frame = quote!(<<__G as #p::Graph>::Sample as #sample_trait>::__sqrtspace_frame);
         let value = match (inp.frames, off) {
-            (true, 0) => quote!(#frame(ex.frames.frame(t)?)),
-            (true, _) => quote!(match t.checked_sub(#off) {
-                ::core::option::Option::Some(u) => ::core::option::Option::Some(#frame(ex.frames.frame(u)?)),
+            (true, 0) => quote!(#frame(__ex.frames.frame(__t)?)),
+            (true, _) => quote!(match __t.checked_sub(#off) {
+                ::core::option::Option::Some(__u) => ::core::option::Option::Some(#frame(__ex.frames.frame(__u)?)),
                 ::core::option::Option::None => ::core::option::Option::None,
             }),
             (false, 0) => {
-                let path = &inp.path;
-                quote!(ex.resolve_now::<#path>(&#h, t))
+                let path = &alias[i];
+                quote!(__ex.resolve_now::<#path>(&#h, __t))
             }
             (false, _) => {
-                let path = &inp.path;
-                quote!(ex.resolve::<#path>(&#h, t.wrapping_sub(#off)))
+                let path = &alias[i];
+                quote!(__ex.resolve::<#path>(&#h, __t.wrapping_sub(#off)))
             }
         };
         // Spanned at the input's name, so that an upstream output that does not fit the
@@ -171,25 +198,21 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         .filter(|(_, i)| !i.frames)
         .map(|(i, inp)| {
             let h = format_ident!("__h{}", i);
-            let path = &inp.path;
+            let path = &alias[i];
             let off = inp.offset;
-            quote!(ex.release::<#path>(&#h, t.wrapping_sub(#off));)
+            quote!(__ex.release::<#path>(&#h, __t.wrapping_sub(#off));)
         });
     let call_args = m.args.iter().map(|a| match a {
         Arg::Input(i) => {
             let a = format_ident!("__a{}", i);
             quote!(#a)
         }
-        Arg::State => quote!(state),
+        Arg::State => quote!(__state),
         Arg::Params => {
-            quote!(<<G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(ex.params()))
+            quote!(<<__G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(__ex.params()))
         }
     });
-    let state_param = if stateful {
-        quote!(state)
-    } else {
-        quote!(_state)
-    };
+    let state_param = if stateful { quote!(__state) } else { quote!(_) };
 
     let marker = marker(func);
     quote! {
@@ -198,6 +221,8 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         #marker
 
         #helpers
+
+        #aliases
 
         impl #p::Stage for #name {
             type Output = #output;
@@ -214,16 +239,16 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             }
         }
 
-        impl<G> #p::Compute<G> for #name
+        impl<__G> #p::Compute<__G> for #name
         where
-            G: #p::Graph,
+            __G: #p::Graph,
             #(#graph_bounds)*
             #(#bounds)*
         {
             #[inline]
             fn compute(
-                ex: &mut #p::Exec<'_, G>,
-                t: u64,
+                __ex: &mut #p::Exec<'_, __G>,
+                __t: u64,
                 #state_param: &mut Self::State,
             ) -> #p::Result<Self::Output, #p::Error> {
                 #(#fetches)*
@@ -267,7 +292,11 @@ fn marker(func: &syn::ItemFn) -> TokenStream {
 
 /// What is emitted when a check failed: the function, and a marker with stub impls so that
 /// pipelines naming this stage report no secondary errors.
-pub fn fallback(func: &syn::ItemFn) -> TokenStream {
+///
+/// The marker's metadata keeps the inputs as written (those that name another stage), so that
+/// the pipeline's graph checks (the default output, cycles) see the stage's real edges and
+/// report nothing about it either.
+pub fn fallback(func: &syn::ItemFn, inputs: Option<&[InputRef]>) -> TokenStream {
     // A method (it takes `self`) sits in an impl block, where no struct or impl may follow it.
     if func.sig.receiver().is_some() {
         return quote!(#func);
@@ -277,7 +306,7 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
     let p = quote!(::sqrtspace::__private);
     let marker = marker(func);
     // The declared output type, so that downstream stages type-check against it and report
-    // nothing; `()` where it cannot stand alone (it names a generic parameter, or `impl _`).
+    // nothing; `()` where it cannot stand alone (a reference, a generic parameter, `impl _`).
     let mut local: Vec<String> = vec!["impl".into()];
     for g in &func.sig.generics.params {
         local.push(match g {
@@ -287,9 +316,23 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
         });
     }
     let output = match &func.sig.output {
-        syn::ReturnType::Type(_, t) if !mentions(t.to_token_stream(), &local) => quote!(#t),
+        syn::ReturnType::Type(_, t)
+            if !matches!(**t, syn::Type::Reference(_))
+                && !mentions(t.to_token_stream(), &local) =>
+        {
+            quote!(#t)
+        }
         _ => quote!(()),
     };
+    let metas = inputs.unwrap_or_default().iter().filter_map(|r| {
+        if r.is_frames() || r.path.is_ident(&name_str) {
+            return None;
+        }
+        let path = &r.path;
+        let iname = r.name();
+        let off = r.offset.map_or(0, |(v, _)| v.unsigned_abs());
+        Some(quote_spanned!(located_at(path.span()) => #p::InputMeta { name: #iname, stage: ::core::option::Option::Some(<#path>::__SQRTSPACE_ID), offset: #off }))
+    });
     quote! {
         #func
 
@@ -303,13 +346,13 @@ pub fn fallback(func: &syn::ItemFn) -> TokenStream {
                 id: #name::__SQRTSPACE_ID,
                 cost: 1,
                 stateful: false,
-                inputs: &[],
+                inputs: &[#(#metas),*],
             };
             fn init_state() {}
         }
 
-        impl<G: #p::Graph> #p::Compute<G> for #name {
-            fn compute(_: &mut #p::Exec<'_, G>, _: u64, _: &mut ()) -> #p::Result<Self::Output, #p::Error> {
+        impl<__G: #p::Graph> #p::Compute<__G> for #name {
+            fn compute(_: &mut #p::Exec<'_, __G>, _: u64, _: &mut ()) -> #p::Result<Self::Output, #p::Error> {
                 ::core::unreachable!("stage with compile errors")
             }
         }

@@ -11,11 +11,15 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut func: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(e) => {
-            // Not a function: report it and keep the item so the editor keeps working.
-            let e = syn::Error::new(
-                e.span(),
-                "#[stage] applies to a free function: `fn name(inputs...) -> Output`",
-            );
+            // Not a function: report it (what it is, what to write instead) and keep the item
+            // so the editor keeps working.
+            let e = match syn::parse2::<syn::Item>(item.clone()) {
+                Ok(other) => not_a_function(&other),
+                Err(_) => syn::Error::new(
+                    e.span(),
+                    "#[stage] applies to a free function: `fn name(inputs...) -> Output`",
+                ),
+            };
             let mut out = item;
             out.extend(e.to_compile_error());
             return out;
@@ -30,9 +34,55 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
     match model {
         Some(model) if errors.is_empty() => expand::expand(&func, &model),
         _ => {
-            let mut out = expand::fallback(&func);
+            let mut out = expand::fallback(&func, attr.inputs.as_ref().map(|(r, _)| &r[..]));
             out.extend(errors.into_compile_errors());
             out
         }
     }
+}
+
+/// The error for `#[stage]` on an item that is not a function, in terms of what to write.
+fn not_a_function(item: &syn::Item) -> syn::Error {
+    use quote::ToTokens;
+    let (what, span, help): (&str, proc_macro2::TokenStream, String) = match item {
+        syn::Item::Struct(s) => (
+            "a struct",
+            s.struct_token.to_token_stream(),
+            format!("a stage is a function of its inputs: `#[stage(inputs = [...])] fn name(x: &X) -> Output`; to keep a `{0}` across windows, take it as the stage's state: `#[state] s: &mut {0}`", s.ident),
+        ),
+        syn::Item::Enum(e) => (
+            "an enum",
+            e.enum_token.to_token_stream(),
+            format!("a stage is a function of its inputs: `#[stage(inputs = [...])] fn name(x: &X) -> Output`; a `{0}` can be its output (`-> {0}`) or its state (`#[state] s: &mut {0}`)", e.ident),
+        ),
+        syn::Item::Const(c) => (
+            "a const",
+            c.const_token.to_token_stream(),
+            "a stage is a function of its inputs: `#[stage(inputs = [...])] fn name(x: &X) -> Output`; a value every window needs is a runtime parameter (`params:` in `pipeline!`, `#[params] p: &P` in the stage) or a plain `const` used in the stage's body".to_string(),
+        ),
+        syn::Item::Static(s) => (
+            "a static",
+            s.static_token.to_token_stream(),
+            "a stage is a function of its inputs: `#[stage(inputs = [...])] fn name(x: &X) -> Output`; a value every window needs is a runtime parameter (`params:` in `pipeline!`, `#[params] p: &P` in the stage)".to_string(),
+        ),
+        syn::Item::Impl(i) => (
+            "an impl block",
+            i.impl_token.to_token_stream(),
+            "put `#[stage]` on a free function; to use a method, wrap it: `#[stage(inputs = [...])] fn name(x: &X) -> Output { Type::method(x) }`".to_string(),
+        ),
+        syn::Item::Mod(m) => (
+            "a module",
+            m.mod_token.to_token_stream(),
+            "put `#[stage]` on each stage function inside the module".to_string(),
+        ),
+        other => (
+            "this item",
+            other.to_token_stream().into_iter().take(1).collect(),
+            "a stage is a function of its inputs: `#[stage(inputs = [...])] fn name(x: &X) -> Output`".to_string(),
+        ),
+    };
+    syn::Error::new_spanned(
+        span,
+        format!("#[stage] applies to a free function, not to {what}\n\nhelp: {help}"),
+    )
 }

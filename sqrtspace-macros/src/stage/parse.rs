@@ -34,8 +34,45 @@ impl Parse for InputRef {
         let offset = if input.peek(syn::token::Bracket) {
             let content;
             bracketed!(content in input);
+            if content.peek(Token![+]) {
+                let plus: Token![+] = content.parse()?;
+                let name = path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
+                let rest: proc_macro2::TokenStream = content.parse()?;
+                return Err(syn::Error::new(
+                    plus.span,
+                    format!(
+                        "a lookback reads an earlier window: `{name}[+{}]` would read a future one, which the engine has not computed when this window runs (push mode has not even received its samples)\n\nhelp: read the current window (`{name}`) or an earlier one (`{name}[-1]`); to compare with a later window, let the later window's stage read this one with a lookback",
+                        rest
+                    ),
+                ));
+            }
             let expr: syn::Expr = content.parse()?;
             let span = syn::spanned::Spanned::span(&expr);
+            if let syn::Expr::Range(r) = &expr {
+                let name = path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
+                let n = r
+                    .start
+                    .as_deref()
+                    .and_then(|e| match e {
+                        syn::Expr::Unary(u) => lit_int(&u.expr),
+                        other => lit_int(other),
+                    })
+                    .unwrap_or(60);
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "a lookback reads one earlier window (`{name}[-1]`), not a range of windows: a range would pin up to {n} outputs of `{name}` in the cache for every window\n\nhelp: keep the last {n} values in the stage's state and push the current one each window:\n\n    #[stage(inputs = [{name}])]\n    fn rolling(x: &f32, #[state] last: &mut std::collections::VecDeque<f32>) -> f32 {{\n        if last.len() == {n} {{ last.pop_front(); }}\n        last.push_back(*x);\n        last.iter().sum::<f32>() / last.len() as f32\n    }}\n\n(the state is checkpointed and replayed like any other, so the result is the same in every mode)"
+                    ),
+                ));
+            }
             let value = match &expr {
                 syn::Expr::Unary(syn::ExprUnary {
                     op: syn::UnOp::Neg(_),
@@ -130,6 +167,8 @@ pub fn parse_args(args: TokenStream, errors: &mut Errors) -> StageArgs {
                 );
                 match parsed {
                     Ok(list) => out.inputs = Some((list.into_iter().collect(), span)),
+                    // The lookback errors of `InputRef::parse` say all there is to say.
+                    Err(e) if e.to_string().starts_with("a lookback") => errors.push(e),
                     Err(e) => errors.push(syn::Error::new(
                         e.span(),
                         format!("malformed `inputs`: {e}\n\nhelp: `inputs` is a bracketed list of stages (`input` for the raw frames), e.g. `inputs = [input, spectrum, spectrum[-1]]`"),

@@ -1,6 +1,7 @@
 // Expected error: a stage output type (`Peak`) and a state type (`Accumulator`) that do not
-// implement `sqrtspace::ByteSize` ("the trait bound `Peak: ByteSize` is not satisfied"), each
-// reported once at the type, and nothing at the pipeline.
+// implement `sqrtspace::ByteSize`: the library's message ("`Peak` does not implement
+// `sqrtspace::ByteSize`, which the engine needs to count the bytes ...") with a note naming
+// `#[derive(sqrtspace::ByteSize)]`, each reported once at the type, and nothing at the pipeline.
 use sqrtspace::{pipeline, stage};
 
 #[derive(Clone)]
@@ -28,6 +29,7 @@ pub struct Accumulator {
 pipeline! {
     pub struct Audio {
         stages: [peak, level],
+        output: [peak, level],
     }
 }
 

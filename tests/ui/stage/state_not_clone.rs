@@ -1,5 +1,7 @@
-// Expected error: "`Smoother` cannot be a stage's state: checkpoints clone it, so it must
-// implement Clone", pointing at the state type.
+// Expected error: a state type that is not `Clone`: rustc's "the trait bound `Smoother: Clone`
+// is not satisfied" (the failing bound is std's `Clone`, so the library's `StageState`
+// message does not apply), pointing at the state type, with rustc's help to add
+// `#[derive(Clone)]`; reported once.
 use sqrtspace::{pipeline, stage, ByteSize};
 
 #[derive(Default)]
