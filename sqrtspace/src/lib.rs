@@ -95,6 +95,9 @@ pub mod plan;
 pub mod source;
 pub mod stage;
 
+// Lets the derive and the DSL (which name `::sqrtspace`) be used inside this crate's own tests.
+extern crate self as sqrtspace;
+
 #[doc(hidden)]
 pub mod __private;
 
