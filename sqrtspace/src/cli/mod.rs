@@ -795,7 +795,7 @@ mod tests {
         assert!(matches!(e, CliError::InvalidSetting { option: "--lru-mb", .. }), "{e:?}");
         for (flag, v) in [
             ("--silence-dbfs", "nan"),
-            ("--silence-dbfs", "-inf"),
+            ("--silence-dbfs", "inf"),
             ("--flatness-split", "nan"),
             ("--flatness-split", "1.5"),
             ("--f-hi", "inf"),
