@@ -346,7 +346,16 @@ fn reread_sweep(signal: &[f32]) {
         "{:<22} {:>10} {:>10} {:>7} {:>12} {:>12} {:>12} {:>13}  outputs",
         "run", "wall", "fused wall", "ratio", "FFTs/window", "recomputes", "cache hits", "LRU HW"
     );
-    for lru in [0, 8 << 10, 32 << 10, 64 << 10, 256 << 10, MIB, 16 * MIB, 64 * MIB] {
+    for lru in [
+        0,
+        8 << 10,
+        32 << 10,
+        64 << 10,
+        256 << 10,
+        MIB,
+        16 * MIB,
+        64 * MIB,
+    ] {
         let mut pipe = reread(Mode::Sqrt, lru);
         black_box(reread_engine(&mut pipe, signal));
         black_box(reread_fused(signal, &p));

@@ -94,7 +94,9 @@ fn drain(reader: &mut AudioReader) -> Result<Vec<f32>, DecodeError> {
 
 /// A recording shipped in `assets/`; panics (fails the test) when it is missing.
 fn asset(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name);
     assert!(
         p.is_file(),
         "shipped recording {} is missing: restore assets/ from the repository",

@@ -14,7 +14,9 @@ use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use sqrtspace::audio::decode::{AudioReader, DecodeError};
 
 fn asset(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name);
     fs::read(&p).unwrap_or_else(|e| panic!("shipped recording {} is missing: {e}", p.display()))
 }
 
@@ -109,7 +111,10 @@ fn decode(path: &Path, limit: u64) -> Result<u64, DecodeError> {
     while let Some(chunk) = reader.next_chunk()? {
         assert!(!chunk.is_empty(), "chunks are never empty");
         n += chunk.len() as u64;
-        assert!(n <= limit, "decoded {n} samples, more than {limit}: runaway");
+        assert!(
+            n <= limit,
+            "decoded {n} samples, more than {limit}: runaway"
+        );
     }
     Ok(n)
 }
@@ -142,11 +147,7 @@ fn fuzz(name: &str, ext: &str, seed: &[u8]) {
         fs::write(&path, &bytes).unwrap();
         let outcome = std::panic::catch_unwind(|| decode(&path, limit));
         match outcome {
-            Err(_) => {
-                return Err(TestCaseError::fail(format!(
-                    "decoding panicked on {ms:?}"
-                )))
-            }
+            Err(_) => return Err(TestCaseError::fail(format!("decoding panicked on {ms:?}"))),
             Ok(Ok(_)) => ok.set(ok.get() + 1),
             Ok(Err(e)) => {
                 errors.set(errors.get() + 1);
@@ -157,7 +158,10 @@ fn fuzz(name: &str, ext: &str, seed: &[u8]) {
                     !matches!(e, DecodeError::DecoderPanic { .. }),
                     "the decoder panicked (caught) on {ms:?}: {msg}"
                 );
-                prop_assert!(msg.contains(&path.display().to_string()) || msg.contains("repeat"), "{msg}");
+                prop_assert!(
+                    msg.contains(&path.display().to_string()) || msg.contains("repeat"),
+                    "{msg}"
+                );
             }
         }
         Ok(())

@@ -653,7 +653,10 @@ fn reports_print_the_lru_and_workers_the_engine_used() {
     assert_eq!(report.workers, 1);
     let text = report.to_string();
     assert!(text.contains("Workers: 1"), "{text}");
-    assert!(!text.contains("1.0 GiB"), "prints the requested LRU: {text}");
+    assert!(
+        !text.contains("1.0 GiB"),
+        "prints the requested LRU: {text}"
+    );
     assert!(
         text.contains(&format!("LRU: {}", sqrtspace::plan::human(used as u64))),
         "{text}"
@@ -698,7 +701,10 @@ mod verifier {
     }
 
     fn config(mode: Mode) -> Config {
-        Config::default().with_window(64).with_hop(32).with_mode(mode)
+        Config::default()
+            .with_window(64)
+            .with_hop(32)
+            .with_mode(mode)
     }
 
     #[test]

@@ -332,7 +332,10 @@ fn extreme_and_nan_settings_exit_1_with_what_to_change() {
         ),
         (vec!["--silence-dbfs", "nan"], vec!["--silence-dbfs NaN"]),
         (vec!["--silence-dbfs", "inf"], vec!["--silence-dbfs inf"]),
-        (vec!["--flatness-split", "nan"], vec!["--flatness-split NaN"]),
+        (
+            vec!["--flatness-split", "nan"],
+            vec!["--flatness-split NaN"],
+        ),
         (vec!["--flatness-split", "2"], vec!["between 0 and 1"]),
         (vec!["--f-lo", "nan"], vec!["--f-lo NaN"]),
         (vec!["--lru-mb", "1e300"], vec!["--lru-mb"]),
@@ -378,15 +381,11 @@ fn a_csv_path_naming_the_input_is_refused_and_the_recording_survives() {
     fs::hard_link(&rec, &link).unwrap();
     let dotted = d.0.join(".").join("rec.wav");
     for csv in [rec.clone(), dotted, link] {
-        let out = sqrtspace(&[
-            "demo",
-            "audio",
-            "--input",
-            path(&rec),
-            "--csv",
-            path(&csv),
-        ]);
-        fails_with(&out, &["--csv", "is the input file", "choose another output path"]);
+        let out = sqrtspace(&["demo", "audio", "--input", path(&rec), "--csv", path(&csv)]);
+        fails_with(
+            &out,
+            &["--csv", "is the input file", "choose another output path"],
+        );
         assert_eq!(fs::read(&rec).unwrap(), bytes, "the recording was modified");
     }
     fails_with(
@@ -444,7 +443,10 @@ fn a_run_killed_mid_csv_leaves_the_previous_file_whole() {
             started.elapsed().as_secs() < 120,
             "no rows written within 120 s"
         );
-        assert!(child.try_wait().unwrap().is_none(), "the run ended too soon");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended too soon"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -457,8 +459,19 @@ fn a_run_killed_mid_csv_leaves_the_previous_file_whole() {
 
     // A run that completes replaces the file whole and leaves no temporary file behind.
     let short = d.file("short.wav", &wav(8000, &signal(40_000, 8000), None));
-    let out = sqrtspace(&["demo", "audio", "--input", path(&short), "--csv", path(&csv)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sqrtspace(&[
+        "demo",
+        "audio",
+        "--input",
+        path(&short),
+        "--csv",
+        path(&csv),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("window,"), "{text}");
     assert!(text.ends_with('\n'));

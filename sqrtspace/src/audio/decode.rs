@@ -624,7 +624,7 @@ fn check_header(path: &Path, file: &mut File, len: u64) -> Result<HeaderFacts, D
                 let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
                 if rate == 0 {
                     return Err(bad(
-                        "its `fmt ` chunk declares a sample rate of 0 Hz".to_owned(),
+                        "its `fmt ` chunk declares a sample rate of 0 Hz".to_owned()
                     ));
                 }
                 if channels == 0 {
@@ -636,9 +636,7 @@ fn check_header(path: &Path, file: &mut File, len: u64) -> Result<HeaderFacts, D
                     ));
                 }
                 if bits == 0 {
-                    return Err(bad(
-                        "its `fmt ` chunk declares 0 bits per sample".to_owned(),
-                    ));
+                    return Err(bad("its `fmt ` chunk declares 0 bits per sample".to_owned()));
                 }
                 return Ok(HeaderFacts::default());
             }
@@ -689,7 +687,10 @@ fn ogg_truncated(file: &mut File, len: u64) -> io::Result<bool> {
         if page.len() < 27 + segments {
             continue;
         }
-        let body: usize = page[27..27 + segments].iter().map(|&b| usize::from(b)).sum();
+        let body: usize = page[27..27 + segments]
+            .iter()
+            .map(|&b| usize::from(b))
+            .sum();
         if 27 + segments + body == page.len() {
             return Ok(page[5] & 0x04 == 0);
         }
@@ -797,14 +798,14 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
         detail,
     })?
     .map_err(|e| match e {
-            SymphoniaError::Unsupported(detail) => DecodeError::Unsupported {
-                path: path.to_path_buf(),
-                detail: format!(
-                    "no RIFF/WAVE, FLAC or Ogg header found in its {len} bytes; symphonia: {detail}"
-                ),
-            },
-            other => map_error(path, 0, other),
-        })?;
+        SymphoniaError::Unsupported(detail) => DecodeError::Unsupported {
+            path: path.to_path_buf(),
+            detail: format!(
+                "no RIFF/WAVE, FLAC or Ogg header found in its {len} bytes; symphonia: {detail}"
+            ),
+        },
+        other => map_error(path, 0, other),
+    })?;
     let format = probed.format;
 
     let track = format
@@ -834,15 +835,14 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
     let exact_length = params.codec != CODEC_TYPE_VORBIS;
     let start_ts = params.start_ts;
     let track_id = track.id;
-    let decoder = guarded(|| {
-        symphonia::default::get_codecs().make(params, &DecoderOptions::default())
-    })
-    .map_err(|detail| DecodeError::DecoderPanic {
-        path: path.to_path_buf(),
-        samples_read: 0,
-        detail,
-    })?
-    .map_err(|e| map_error(path, 0, e))?;
+    let decoder =
+        guarded(|| symphonia::default::get_codecs().make(params, &DecoderOptions::default()))
+            .map_err(|detail| DecodeError::DecoderPanic {
+                path: path.to_path_buf(),
+                samples_read: 0,
+                detail,
+            })?
+            .map_err(|e| map_error(path, 0, e))?;
 
     Ok(Stream {
         format,

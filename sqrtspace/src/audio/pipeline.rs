@@ -839,9 +839,7 @@ impl AudioJob {
                 pipe.evaluate_with::<smooth>(&signal, 0..windows, |t, o| on_output(t, &o))?;
                 let covered = (windows - 1) * config.hop as u64 + config.window as u64;
                 let k = pipe.last_plan().map_or(0, |p| p.k);
-                let lru = pipe
-                    .last_plan()
-                    .map_or(config.lru_bytes, |p| p.lru_bytes);
+                let lru = pipe.last_plan().map_or(config.lru_bytes, |p| p.lru_bytes);
                 (
                     StreamEnd {
                         samples: signal.len() as u64,

@@ -867,7 +867,10 @@ mod tests {
             true,
             "error: classic mode could not allocate 9.0 GiB for the decoded signal\n",
         );
-        assert!(s.starts_with("out of memory (typed error): error: classic mode"), "{s}");
+        assert!(
+            s.starts_with("out of memory (typed error): error: classic mode"),
+            "{s}"
+        );
         assert_eq!(failure_kind(&s), "out of memory (typed error)");
         // The same exit status without the tag is a plain failure.
         let s = failure_status(&exit1, false, "error: `x.wav` is corrupt\n");
@@ -876,7 +879,10 @@ mod tests {
         // SIGABRT is an abort, even after an allocation failure: not a handled OOM.
         let abrt = ExitStatus::from_raw(libc::SIGABRT);
         let s = failure_status(&abrt, false, "memory allocation of 4096 bytes failed\n");
-        assert_eq!(s, "aborted (SIGABRT): memory allocation of 4096 bytes failed");
+        assert_eq!(
+            s,
+            "aborted (SIGABRT): memory allocation of 4096 bytes failed"
+        );
         assert_eq!(failure_kind(&s), "aborted (SIGABRT)");
         assert!(!s.contains("out of memory"));
         // SIGKILL: what the OOM killer sends; the parent says it cannot tell who sent it.

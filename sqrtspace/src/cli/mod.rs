@@ -780,19 +780,51 @@ mod tests {
         let parse = |extra: &[&str]| {
             let mut args = vec!["sqrtspace", "demo", "audio"];
             args.extend(extra);
-            let Command::Demo(Demo::Audio(a)) = Cli::try_parse_from(args).unwrap().command
-            else {
+            let Command::Demo(Demo::Audio(a)) = Cli::try_parse_from(args).unwrap().command else {
                 panic!("not demo audio")
             };
             a
         };
-        let e = parse(&["--window", "1099511627776"]).engine.config().unwrap_err();
-        assert!(matches!(e, CliError::InvalidSetting { option: "--window", .. }), "{e:?}");
+        let e = parse(&["--window", "1099511627776"])
+            .engine
+            .config()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CliError::InvalidSetting {
+                    option: "--window",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("e.g. 4096"), "{e}");
-        let e = parse(&["--window", &u64::MAX.to_string()]).engine.config().unwrap_err();
-        assert!(matches!(e, CliError::InvalidSetting { option: "--window", .. }), "{e:?}");
+        let e = parse(&["--window", &u64::MAX.to_string()])
+            .engine
+            .config()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CliError::InvalidSetting {
+                    option: "--window",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         let e = parse(&["--lru-mb", "1e300"]).engine.config().unwrap_err();
-        assert!(matches!(e, CliError::InvalidSetting { option: "--lru-mb", .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                CliError::InvalidSetting {
+                    option: "--lru-mb",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         for (flag, v) in [
             ("--silence-dbfs", "nan"),
             ("--silence-dbfs", "inf"),
