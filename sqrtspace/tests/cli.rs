@@ -480,3 +480,22 @@ fn a_run_killed_mid_csv_leaves_the_previous_file_whole() {
     // Only the killed run's temporary file remains (the finished one was renamed).
     assert_eq!(partials(&d.0).len(), 1, "{:?}", partials(&d.0));
 }
+
+#[test]
+fn plan_into_a_closed_pipe_exits_zero_without_a_panic() {
+    use std::process::Stdio;
+    // `sqrtspace plan --print | head -0`: the reader is gone before anything is written.
+    for args in [&["plan", "--print"][..], &["plan"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sqrtspace"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -1138,7 +1138,7 @@ pub fn describe_summary(summary: &ClassSummary, first: usize) -> String {
         let seconds = summary.fraction(class) * summary.total_seconds();
         let _ = writeln!(
             s,
-            "  {:<8} {:>6.1}% of time  {:>9.2} s  {:>6} windows  {:>5} segments",
+            "  {:<10} {:>6.1}% of time  {:>9.2} s  {:>6} windows  {:>5} segments",
             class.as_str(),
             100.0 * summary.fraction(class),
             seconds,

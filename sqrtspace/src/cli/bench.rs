@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use super::say;
 use super::{
     check_lru_mb, check_window, job_of, mib, parse_size, refuse_input_as_output, AtomicOutput,
     BandArgs, CliError, EngineArgs, InputArgs, BENCH_INPUT,
@@ -227,7 +228,7 @@ fn matrix(
     } else {
         "process high-water so far"
     };
-    println!(
+    say!(
         "Input: {} ×{repeat} = {:.1} s at {sr} Hz ({} samples, decoded once into memory in {:.2} s, {} resident for every row)",
         path.display(),
         signal.len() as f64 / f64::from(sr),
@@ -235,15 +236,15 @@ fn matrix(
         decode.as_secs_f64(),
         human(signal.len() as u64 * 4)
     );
-    println!(
+    say!(
         "Hop = window / 4. Time: fastest of {} run(s); each sqrt run follows a run of the fused loop, and `vs fused` compares the fastest of those. Peak RSS: {peak_note}.",
         a.runs
     );
-    println!(
+    say!(
         "LRU MiB: the budget the engine used; `U<R` when it capped the requested R MiB at 0.6 x LLC ({} here).",
         human(Machine::probe().llc_bytes)
     );
-    println!(
+    say!(
         "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9} {:>11} {:>11} {:>9}  outputs",
         "mode",
         "window",
@@ -494,7 +495,7 @@ fn print_row(r: &BenchRow) {
         format!("{}", r.lru_mb)
     };
     let vs = r.vs_fused.map_or("-".to_string(), |v| format!("{v:.3}x"));
-    println!(
+    say!(
         "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9.3} {:>11.0} {:>7.1} MiB {:>9}  {}",
         r.mode,
         r.window,
@@ -566,7 +567,7 @@ pub fn child(a: &ChildArgs) -> Result<(), CliError> {
         Err(e) => {
             if is_out_of_memory(&e) {
                 // A typed, clean failure: tell the parent it was memory, not a crash.
-                println!("{OOM_TAG}");
+                say!("{OOM_TAG}");
             }
             return Err(e.into());
         }
@@ -641,7 +642,7 @@ fn extreme(
         path: "sqrtspace".into(),
         source,
     })?;
-    println!(
+    say!(
         "RAM budget {} ({}); classic's estimated working set: {} per hour of {sr} Hz audio (window {}, hop {}).",
         human(budget),
         if a.ram_budget.is_some() { "--ram-budget" } else { "available memory" },
@@ -649,11 +650,11 @@ fn extreme(
         config.window,
         config.hop
     );
-    println!(
+    say!(
         "Each run is a fresh process under RLIMIT_AS = {}; time and peak RSS include decoding.",
         human(budget)
     );
-    println!(
+    say!(
         "{:<7} {:>7} {:<16} {:>9} {:>8} {:>12} {:>11} {:>12}  status / outputs",
         "size", "hours", "mode", "time s", "decode s", "peak RSS", "windows/s", "classic est"
     );
@@ -774,7 +775,7 @@ fn extreme(
                         );
                 }
             }
-            println!(
+            say!(
                 "{:<7} {:>7.3} {:<16} {:>9.2} {:>8.2} {:>8.1} MiB {:>11.0} {:>8.1} MiB  {}",
                 r.size,
                 r.hours,
@@ -793,7 +794,7 @@ fn extreme(
             let _ = std::io::stdout().flush();
             emit(&r)?;
         }
-        println!("        auto: {reason}");
+        say!("        auto: {reason}");
     }
     Ok(())
 }

@@ -20,6 +20,22 @@ use crate::audio::pipeline::{repeat_for_seconds, DEFAULT_F_HI, DEFAULT_F_LO, MAX
 use crate::audio::{AudioError, AudioJob, AudioParams, AudioReader};
 use crate::{Checkpoints, Config, Mode, Planner, MIB};
 
+/// `println!` that never panics: when standard output is a closed pipe (`sqrtspace plan --print
+/// | head -1`) the process exits quietly with status 0, as [`main`] does for a broken pipe;
+/// other write errors are ignored (the report is informational; files are written elsewhere).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+pub(crate) use say;
+
 /// The recording `demo audio` and `plan` analyse when no `--input` is given: 112 s of speech
 /// received over HF radio (8 kHz; LGPL-2.1, the codec2 project; see `assets/LICENSES.md`).
 pub const DEFAULT_INPUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/ve9qrp.wav");

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use super::say;
 use super::{job_of, planner, BandArgs, CliError, EngineArgs, InputArgs, DEFAULT_INPUT};
 use crate::audio::AudioPipeline;
 use crate::plan::human;
@@ -29,14 +30,14 @@ pub fn run(a: &PlanArgs) -> Result<(), CliError> {
     let job = job_of(&a.input, &a.engine, &a.band, DEFAULT_INPUT)?;
     let e = job.estimate(&planner())?;
     if !a.print {
-        println!("{} ({})", e.plan.mode, e.plan.reason);
+        say!("{} ({})", e.plan.mode, e.plan.reason);
         return Ok(());
     }
     let length = match (e.total_samples, e.seconds()) {
         (Some(n), Some(s)) => format!("{n} samples = {:.1} s ({:.2} h)", s, s / 3600.0),
         _ => "unknown (the header declares no length)".to_string(),
     };
-    println!(
+    say!(
         "Input: {}{} at {} Hz: {length}",
         job.input.display(),
         if job.repeat > 1 {
@@ -46,13 +47,13 @@ pub fn run(a: &PlanArgs) -> Result<(), CliError> {
         },
         e.sample_rate
     );
-    println!("Estimated from the file header (duration × repeat); nothing was decoded.");
-    println!("{}", e.plan);
+    say!("Estimated from the file header (duration × repeat); nothing was decoded.");
+    say!("{}", e.plan);
     let stages: Vec<String> = AudioPipeline::STAGES
         .iter()
         .zip(&e.per_window)
         .map(|(s, b)| format!("{} {}", s.name, human(*b as u64)))
         .collect();
-    println!("  per window:  {}", stages.join(", "));
+    say!("  per window:  {}", stages.join(", "));
     Ok(())
 }

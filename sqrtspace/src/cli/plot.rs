@@ -10,6 +10,7 @@ use clap::Args;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use super::say;
 use super::bench::{failure_kind, BenchRow};
 use super::CliError;
 
@@ -87,7 +88,7 @@ pub fn run(a: &PlotArgs) -> Result<(), CliError> {
         "Peak RSS by mode and size",
         |r| r.peak_rss_mb,
     )?;
-    println!("wrote {} and {}", time.display(), rss.display());
+    say!("wrote {} and {}", time.display(), rss.display());
     Ok(())
 }
 
