@@ -210,11 +210,21 @@ struct Stream {
 /// length is the largest packet seen; no allocation of ours per packet once warmed up
 /// (symphonia's demuxers may still allocate packet buffers internally).
 ///
-/// No sample is dropped silently:
+/// Headers are checked before the decoder sees them: a WAV `fmt ` chunk declaring a sample
+/// rate, channel count, block alignment or sample width of 0 is a
+/// [`DecodeError::InvalidHeader`]; a panic inside the decoder library on malformed data is
+/// caught and reported as [`DecodeError::DecoderPanic`], never propagated.
+///
+/// No sample is dropped or invented silently:
 /// - when the header declares a length ([`duration_samples`](Self::duration_samples)), a
 ///   pass that yields fewer samples raises [`DecodeError::Truncated`]; for Ogg Vorbis, whose
 ///   length is derived from page granule positions rather than stored as a sample count, a
 ///   shortfall of at most one maximal packet is tolerated;
+/// - Ogg Vorbis is decoded gaplessly (the encoder's delay and the padding of the last block
+///   are trimmed by the granule positions) and never runs past the declared length; a file
+///   that does not end with a complete end-of-stream page (cut inside a page, or after a page
+///   that is not the last) raises [`DecodeError::Truncated`] at the end of the pass, since the
+///   length the demuxer derives from a cut file is that of what is left;
 /// - for WAV and FLAC, every packet's timestamp must equal the number of samples decoded
 ///   before it in the pass; a gap (damaged data the demuxer skipped while resynchronising)
 ///   raises [`DecodeError::Corrupt`] *before* any later sample is delivered, so the
@@ -253,7 +263,9 @@ impl AudioReader {
     ///
     /// # Errors
     /// [`DecodeError::NotFound`], [`DecodeError::Io`], [`DecodeError::Unsupported`] (unknown
-    /// container or codec, or no declared sample rate), [`DecodeError::Corrupt`] (malformed
+    /// container or codec, or no declared sample rate), [`DecodeError::InvalidHeader`] (a WAV
+    /// header field the decoder cannot use), [`DecodeError::DecoderPanic`] (the decoder library
+    /// failed on malformed data), [`DecodeError::Corrupt`] (malformed
     /// header), [`DecodeError::Truncated`] (the file ends inside its header),
     /// [`DecodeError::Empty`] (zero bytes, or a header declaring zero samples) and
     /// [`DecodeError::NoAudioTrack`].
