@@ -499,3 +499,35 @@ fn plan_into_a_closed_pipe_exits_zero_without_a_panic() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn classic_mode_out_of_memory_is_a_typed_error_and_the_bench_child_says_so() {
+    // 112 s x 4,000,000,000 passes: classic would need ~14 PB for the decoded signal.
+    let out = sqrtspace(&[
+        "demo",
+        "audio",
+        "--mode",
+        "classic",
+        "--repeat",
+        "4000000000",
+    ]);
+    fails_with(&out, &["could not allocate", "--mode sqrt"]);
+    // The benchmark child exits 1 with its out-of-memory tag, so the parent can report a
+    // clean out-of-memory failure rather than guess from a signal.
+    let input = speech();
+    let out = sqrtspace(&[
+        "__bench-child",
+        "--input",
+        path(&input),
+        "--mode",
+        "classic",
+        "--repeat",
+        "4000000000",
+    ]);
+    fails_with(&out, &["could not allocate"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("@@sqrtspace-bench-out-of-memory"),
+        "{stdout}"
+    );
+}

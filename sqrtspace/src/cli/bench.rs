@@ -656,7 +656,14 @@ fn extreme(
     );
     say!(
         "{:<7} {:>7} {:<16} {:>9} {:>8} {:>12} {:>11} {:>12}  status / outputs",
-        "size", "hours", "mode", "time s", "decode s", "peak RSS", "windows/s", "classic est"
+        "size",
+        "hours",
+        "mode",
+        "time s",
+        "decode s",
+        "peak RSS",
+        "windows/s",
+        "classic est"
     );
     for (label, frac) in [("fits", 0.1), ("barely", 0.9), ("spills", 1.5)] {
         let seconds = frac * budget as f64 / per_hour as f64 * 3600.0;

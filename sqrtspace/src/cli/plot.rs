@@ -10,8 +10,8 @@ use clap::Args;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::say;
 use super::bench::{failure_kind, BenchRow};
+use super::say;
 use super::CliError;
 
 /// DejaVu Sans (Bitstream Vera licence; see `assets/LICENSES.md`), registered as
