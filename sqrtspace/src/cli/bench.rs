@@ -813,7 +813,8 @@ fn extreme(
 ///   which, and says so;
 /// - SIGABRT: `aborted (SIGABRT): ...` with the last line of standard error (Rust's
 ///   allocation-failure handler prints `memory allocation of N bytes failed` and aborts: that
-///   is a crash at an infallible allocation, not a handled out-of-memory error);
+///   is a crash at an infallible allocation, not a handled out-of-memory error), or the panic
+///   line when there is no allocation failure (never a backtrace's last line);
 /// - any other signal: `killed by signal N`; any other exit: `failed (exit N): ...`.
 ///
 /// [`failure_kind`] maps these back to a short label for charts.
@@ -831,11 +832,17 @@ pub fn failure_status(status: &std::process::ExitStatus, oom_tag: bool, stderr: 
         .find(|l| l.starts_with("error:"))
         .unwrap_or(last)
         .trim();
+    // What an abort said before any backtrace: the allocation failure or the panic.
+    let cause = stderr
+        .lines()
+        .find(|l| l.contains("memory allocation of") || l.contains("panicked at"))
+        .unwrap_or(first_error)
+        .trim();
     match (status.code(), status.signal()) {
         (Some(_), _) if oom_tag => format!("out of memory (typed error): {first_error}"),
         (_, Some(libc::SIGKILL)) => "killed (SIGKILL: the kernel's OOM killer, or a user)".into(),
-        (_, Some(libc::SIGABRT)) => format!("aborted (SIGABRT): {last}"),
-        (_, Some(sig)) => format!("killed by signal {sig}: {last}"),
+        (_, Some(libc::SIGABRT)) => format!("aborted (SIGABRT): {cause}"),
+        (_, Some(sig)) => format!("killed by signal {sig}: {cause}"),
         (Some(code), None) => format!("failed (exit {code}): {first_error}"),
         (None, None) => format!("failed ({status}): {last}"),
     }
