@@ -241,7 +241,7 @@ fn matrix(
         a.runs
     );
     say!(
-        "LRU MiB: the budget the engine used; `U<R` when it capped the requested R MiB at 0.6 x LLC ({} here).",
+        "LRU MiB: the budget the engine used; `U<R` when it capped the requested R MiB at 0.6 x LLC (the LLC is {} here).",
         human(Machine::probe().llc_bytes)
     );
     say!(
