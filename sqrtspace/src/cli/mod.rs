@@ -278,8 +278,8 @@ pub struct EngineArgs {
     /// LRU budget for cached stage outputs, in MiB (fractions allowed; 0 forces recomputation).
     #[arg(long, value_name = "MIB", default_value_t = 2.0)]
     pub lru_mb: f64,
-    /// Checkpoint interval in windows (default: planned; 16 while streaming).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Checkpoint interval in windows, 1 to 4294967295 (default: planned; 16 while streaming).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub k: Option<u64>,
     /// RAM the planner may assume is free (default: the OS's available memory). A size:
     /// `512M`, `2G`, `1536MiB`, `65536K`, bytes with a `B` suffix (`1073741824B`); a bare
@@ -706,29 +706,34 @@ mod tests {
 
         /// Values a user might type for a numeric option, extremes and garbage included.
         fn value() -> impl Strategy<Value = String> {
+            let extreme = prop::sample::select(vec![
+                "0",
+                "1",
+                "2",
+                "-1",
+                "nan",
+                "NaN",
+                "inf",
+                "-inf",
+                "1e300",
+                "1e-300",
+                "18446744073709551615",
+                "18446744073709551616",
+                "1099511627776",
+                "4294967296",
+                "16777217",
+                "65536",
+                "0.5",
+                "512M",
+                "1T",
+            ])
+            .prop_map(str::to_string);
             prop_oneof![
-                Just("0".to_string()),
-                Just("1".to_string()),
-                Just("-1".to_string()),
-                Just("nan".to_string()),
-                Just("NaN".to_string()),
-                Just("inf".to_string()),
-                Just("-inf".to_string()),
-                Just("1e300".to_string()),
-                Just("1e-300".to_string()),
-                Just("18446744073709551615".to_string()),
-                Just("18446744073709551616".to_string()),
-                Just("1099511627776".to_string()),
-                Just("4294967296".to_string()),
-                Just("16777217".to_string()),
-                Just("2^40".to_string()),
-                Just("".to_string()),
-                Just("512M".to_string()),
-                Just("1T".to_string()),
-                (0u64..100_000).prop_map(|v| v.to_string()),
-                any::<u64>().prop_map(|v| v.to_string()),
-                any::<f32>().prop_map(|v| v.to_string()),
-                "[0-9.eE+-]{1,12}",
+                4 => extreme,
+                4 => (1u64..20_000).prop_map(|v| v.to_string()),
+                1 => any::<u64>().prop_map(|v| v.to_string()),
+                1 => any::<f32>().prop_map(|v| v.to_string()),
+                1 => "[0-9.eE+-]{1,12}",
             ]
         }
 
@@ -753,16 +758,21 @@ mod tests {
                 .unwrap_or(64)
         }
 
-        proptest! {
-            #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
-            /// Any combination of option values parses to a clap usage error, or runs `plan`
-            /// on the shipped recording to a plan or a typed error: never a panic, never an
-            /// allocation sized by an unchecked setting. A configuration that is accepted
-            /// validates and keeps the window within `MAX_WINDOW`.
-            #[test]
-            fn any_settings_give_a_plan_or_a_typed_error(
-                picks in prop::collection::vec((0..OPTIONS.len(), value()), 1..6),
-            ) {
+        /// Any combination of option values parses to a clap usage error, or runs `plan` on
+        /// the shipped recording to a plan or a typed error: never a panic, never an allocation
+        /// sized by an unchecked setting. A configuration that is accepted validates and keeps
+        /// the window within `MAX_WINDOW`. Prints how many cases got past clap to `run`.
+        #[test]
+        fn any_settings_give_a_plan_or_a_typed_error() {
+            use proptest::test_runner::TestRunner;
+            let mut runner = TestRunner::new(ProptestConfig {
+                cases: cases(),
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            });
+            let reached = std::cell::Cell::new(0u32);
+            let strategy = prop::collection::vec((0..OPTIONS.len(), value()), 1..4);
+            let result = runner.run(&strategy, |picks| {
                 let mut args = vec!["sqrtspace".to_string(), "plan".into()];
                 for (i, v) in &picks {
                     args.push(format!("{}={v}", OPTIONS[*i]));
@@ -777,6 +787,7 @@ mod tests {
                     prop_assert!(c.validate().is_ok());
                     prop_assert!(c.window <= MAX_WINDOW && c.window >= 2);
                 }
+                reached.set(reached.get() + 1);
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
                 match outcome {
                     Err(_) => prop_assert!(false, "panicked on {args:?}"),
@@ -787,7 +798,20 @@ mod tests {
                         prop_assert!(!matches!(e, CliError::Child { .. }), "{msg}");
                     }
                 }
+                Ok(())
+            });
+            if let Err(e) = result {
+                panic!("{e}");
             }
+            println!(
+                "settings fuzz: {} of {} cases got past clap to `plan`",
+                reached.get(),
+                cases()
+            );
+            assert!(
+                reached.get() > 0,
+                "no case reached `plan`: the generator is too wild"
+            );
         }
     }
 
@@ -854,6 +878,12 @@ mod tests {
                 "{flag} {v}: {e:?}"
             );
         }
+        // A checkpoint interval far past any stream is a usage error; the largest accepted
+        // one plans without overflowing the planner's recompute estimate (the settings fuzz
+        // found `--k 498560650640798694` overflowing it).
+        assert!(Cli::try_parse_from(["sqrtspace", "plan", "--k", "498560650640798694"]).is_err());
+        let cli = Cli::try_parse_from(["sqrtspace", "plan", "--k", "4294967295"]).unwrap();
+        assert!(run(cli).is_ok());
         assert!(check_band(&parse(&[]).band).is_ok());
         assert!(parse(&[]).engine.config().is_ok());
     }
