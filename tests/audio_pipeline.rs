@@ -132,8 +132,15 @@ fn the_job_runs_every_mode_identically_and_fractions_sum_to_one() {
     let total: f64 = Class::ALL.iter().map(|&c| s.fraction(c)).sum();
     assert!((total - 1.0).abs() < 1e-12, "{total}");
     assert!(
-        Class::ALL.iter().all(|&c| s.count(c) > 0),
+        [Class::Silence, Class::Tonal, Class::Noise]
+            .iter()
+            .all(|&c| s.count(c) > 0),
         "speech over radio has all three classes: {s}"
+    );
+    assert_eq!(
+        s.count(Class::NonFinite),
+        0,
+        "a real recording has no non-finite frames: {s}"
     );
     let segs = s.segments();
     assert_eq!(segs[0].start_s, 0.0);
@@ -390,4 +397,310 @@ fn digests_are_order_and_bit_sensitive() {
     );
     assert_ne!(a, c);
     assert!(o.bits_eq(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bit identity on random signals, non-finite input, settings, effective values, the verifier.
+
+mod random_signals {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A random signal of `n` samples in [-1, 1) (not quarter-integers: full f32 mantissas),
+    /// with NaN and ±inf sprinkled in when `specials`.
+    fn signal(n: usize, seed: u64, specials: bool) -> Vec<f32> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let v = (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+                match (specials, x % 997) {
+                    (true, 0) => f32::NAN,
+                    (true, 1) => f32::INFINITY,
+                    (true, 2) => f32::NEG_INFINITY,
+                    _ => v * (1.0 + (x % 7) as f32) / 8.0,
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Classic, sqrt (streamed in random chunks, with random LRU and k) and the fused loop
+        /// give the same bits for every field of every window, NaN payloads included.
+        #[test]
+        fn classic_sqrt_and_fused_agree_bit_for_bit_on_random_signals(
+            seed in any::<u64>(),
+            specials in any::<bool>(),
+            window_log in 8u32..11,
+            hop_div in prop::sample::select(vec![1usize, 2, 4]),
+            windows in 1u64..40,
+            chunk in 1usize..3000,
+            lru in prop::sample::select(vec![0usize, 16 << 10, 1 << 20]),
+            k in 1u64..12,
+        ) {
+            let window = 1usize << window_log;
+            let hop = window / hop_div;
+            let n = (windows as usize - 1) * hop + window + (seed % 97) as usize;
+            let x = signal(n, seed, specials);
+            let params = AudioParams::new(8000);
+            let config = Config::default()
+                .with_window(window)
+                .with_hop(hop)
+                .with_lru_bytes(lru)
+                .with_checkpoints(Checkpoints::Every(k));
+            let total = config.windows_in(n as u64);
+            let a = AudioPipeline::new(config.clone().with_mode(Mode::Classic), params)
+                .unwrap()
+                .evaluate::<smooth>(&x, 0..total)
+                .unwrap();
+            let mut b = Vec::new();
+            AudioPipeline::new(config.clone().with_mode(Mode::Sqrt), params)
+                .unwrap()
+                .stream(x.chunks(chunk).map(Ok::<_, sqrtspace::Error>), |_, o| b.push(o))
+                .unwrap();
+            let mut c = Vec::new();
+            fused_loop(&x, &config, &params, |_, o| c.push(o));
+            let bits = |v: &[WindowClass]| v.iter().map(WindowClass::to_bits).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&a), bits(&b));
+            prop_assert_eq!(bits(&a), bits(&c));
+            prop_assert_eq!(a.len() as u64, total);
+        }
+    }
+}
+
+#[test]
+fn non_finite_frames_are_counted_separately_and_never_called_tonal() {
+    use sqrtspace_audio::{describe_summary, ClassSummary};
+    let params = AudioParams::new(8000);
+    let config = Config::default().with_window(256).with_hop(128);
+    for fill in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let x = vec![fill; 128 * 40];
+        let windows = config.windows_in(x.len() as u64);
+        let out = AudioPipeline::new(config.clone().with_mode(Mode::Classic), params)
+            .unwrap()
+            .evaluate::<smooth>(&x, 0..windows)
+            .unwrap();
+        let mut s = ClassSummary::new(128, 8000).unwrap();
+        for (t, o) in out.iter().enumerate() {
+            assert_eq!(o.raw, Class::NonFinite, "{fill}: window {t}");
+            assert_eq!(o.class, Class::NonFinite, "{fill}: window {t}");
+            s.push(t as u64, o.class);
+        }
+        assert_eq!(s.count(Class::Tonal), 0, "{fill}: {s}");
+        assert_eq!(s.count(Class::NonFinite), windows);
+        let text = describe_summary(&s, 3);
+        assert!(text.contains("non-finite 100.0%"), "{text}");
+        assert!(text.contains("tonal 0.0%"), "{text}");
+    }
+    // One NaN sample in a tone: only the windows that hold it are non-finite, and the smoother
+    // neither spreads nor hides them.
+    let mut x: Vec<f32> = (0..128 * 40)
+        .map(|i| 0.5 * (i as f32 * 0.3).sin())
+        .collect();
+    x[128 * 20 + 5] = f32::NAN;
+    let windows = config.windows_in(x.len() as u64);
+    let out = AudioPipeline::new(config.with_mode(Mode::Classic), params)
+        .unwrap()
+        .evaluate::<smooth>(&x, 0..windows)
+        .unwrap();
+    let bad: Vec<u64> = (0..windows)
+        .filter(|&t| out[t as usize].class == Class::NonFinite)
+        .collect();
+    assert_eq!(bad, vec![19, 20], "windows covering sample 2565");
+    assert!(out
+        .iter()
+        .filter(|o| o.class != Class::NonFinite)
+        .all(|o| o.class == Class::Tonal));
+}
+
+#[test]
+fn nan_and_infinite_thresholds_are_typed_errors() {
+    let p = AudioParams::new(8000);
+    for bad in [
+        AudioParams {
+            silence_dbfs: f32::NAN,
+            ..p
+        },
+        AudioParams {
+            silence_dbfs: f32::INFINITY,
+            ..p
+        },
+        AudioParams {
+            flatness_split: f32::NAN,
+            ..p
+        },
+        AudioParams {
+            flatness_split: -0.5,
+            ..p
+        },
+        AudioParams {
+            flatness_split: f32::NEG_INFINITY,
+            ..p
+        },
+    ] {
+        let e = bad.check(4096).unwrap_err();
+        assert!(matches!(e, AudioError::InvalidThreshold { .. }), "{e:?}");
+        assert!(e.to_string().contains("--"), "names the option: {e}");
+    }
+    // A job refuses them before decoding anything.
+    let job = AudioJob::new(SPEECH).with_params(AudioParams {
+        silence_dbfs: f32::NAN,
+        ..p
+    });
+    assert!(matches!(
+        job.estimate(&planner(1 << 30)),
+        Err(AudioError::InvalidThreshold { .. })
+    ));
+}
+
+#[test]
+fn an_enormous_window_is_a_typed_error_before_anything_is_allocated() {
+    use sqrtspace_audio::pipeline::MAX_WINDOW;
+    for window in [1usize << 40, usize::MAX, MAX_WINDOW + 1] {
+        let job = AudioJob::new(SPEECH).with_config(
+            sqrtspace_audio::demo_config()
+                .with_window(window)
+                .with_hop(1024),
+        );
+        let e = job.estimate(&planner(1 << 30)).unwrap_err();
+        assert!(
+            matches!(e, AudioError::WindowTooLarge { max, .. } if max == MAX_WINDOW),
+            "{window}: {e:?}"
+        );
+        assert!(e.to_string().contains("--window"), "{e}");
+        let e = job
+            .run(&planner(1 << 30), &mut |_| {}, &mut |_, _| {})
+            .unwrap_err();
+        assert!(matches!(e, AudioError::WindowTooLarge { .. }), "{e:?}");
+    }
+}
+
+#[test]
+fn reports_print_the_lru_and_workers_the_engine_used() {
+    // Asked: 1 GiB of LRU and 8 workers. The planner caps sqrt's LRU at 0.6 x LLC (32 MiB
+    // here) and the executors run one thread.
+    let mut config = sqrtspace_audio::demo_config()
+        .with_window(1024)
+        .with_hop(512)
+        .with_lru_bytes(1 << 30)
+        .with_mode(Mode::Sqrt);
+    config.max_workers = 8;
+    let p = planner(8 << 30);
+    let run = AudioJob::new(SPEECH)
+        .with_config(config.clone())
+        .run(&p, &mut |_| {}, &mut |_, _| {})
+        .unwrap();
+    let used = p.lru_for(&config, Mode::Sqrt, 0);
+    assert!(used < 1 << 30, "{used}");
+    assert_eq!(run.lru_bytes, used);
+    assert_eq!(run.workers, 1);
+    let report = run.report(None, Verification::NotChecked);
+    assert_eq!(report.lru_bytes, used);
+    assert_eq!(report.workers, 1);
+    let text = report.to_string();
+    assert!(text.contains("Workers: 1"), "{text}");
+    assert!(
+        !text.contains("1.0 GiB"),
+        "prints the requested LRU: {text}"
+    );
+    assert!(
+        text.contains(&format!("LRU: {}", sqrtspace::plan::human(used as u64))),
+        "{text}"
+    );
+}
+
+mod verifier {
+    use super::*;
+    use sqrtspace::{pipeline, stage};
+    use sqrtspace_audio::pipeline::count_differing;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Calls so far: makes [`jitter`] return something else every time it runs.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+
+    /// A deliberately non-deterministic stage: the frame's sum plus a call counter.
+    #[stage(inputs = [input])]
+    fn jitter(frame: &[f32]) -> f32 {
+        frame.iter().sum::<f32>() + CALLS.fetch_add(1, Ordering::Relaxed) as f32
+    }
+
+    /// A pure stage.
+    #[stage(inputs = [input])]
+    fn steady(frame: &[f32]) -> f32 {
+        frame.iter().sum::<f32>()
+    }
+
+    pipeline! {
+        /// One non-deterministic stage.
+        struct Jittery {
+            stages: [jitter],
+            output: jitter,
+        }
+    }
+
+    pipeline! {
+        /// One pure stage.
+        struct Steady {
+            stages: [steady],
+            output: steady,
+        }
+    }
+
+    fn config(mode: Mode) -> Config {
+        Config::default()
+            .with_window(64)
+            .with_hop(32)
+            .with_mode(mode)
+    }
+
+    #[test]
+    fn the_verifier_counts_every_window_of_a_non_deterministic_stage() {
+        let x: Vec<f32> = (0..64 * 20).map(|i| (i % 13) as f32 * 0.1).collect();
+        let windows = config(Mode::Classic).windows_in(x.len() as u64);
+        let kept = Jittery::new(config(Mode::Classic), ())
+            .unwrap()
+            .evaluate::<jitter>(&x, 0..windows)
+            .unwrap();
+        let same = |a: &f32, b: &f32| a.to_bits() == b.to_bits();
+        let differ = count_differing(&kept, same, |sink| {
+            Jittery::new(config(Mode::Sqrt), ())
+                .unwrap()
+                .stream(x.chunks(100).map(Ok::<_, sqrtspace::Error>), |t, o| {
+                    sink(t, &o)
+                })
+                .map(|_| ())
+        })
+        .unwrap();
+        assert_eq!(differ, windows, "every window differs between the runs");
+        assert_eq!(Verification::Differ(differ), Verification::Differ(windows));
+
+        // The same comparison of a pure stage finds nothing.
+        let kept = Steady::new(config(Mode::Classic), ())
+            .unwrap()
+            .evaluate::<steady>(&x, 0..windows)
+            .unwrap();
+        let differ = count_differing(&kept, same, |sink| {
+            Steady::new(config(Mode::Sqrt), ())
+                .unwrap()
+                .stream(x.chunks(100).map(Ok::<_, sqrtspace::Error>), |t, o| {
+                    sink(t, &o)
+                })
+                .map(|_| ())
+        })
+        .unwrap();
+        assert_eq!(differ, 0);
+
+        // A rerun that stops early or runs long differs by the missing or extra windows.
+        let short = count_differing(&kept[..5], same, |sink| {
+            for (t, o) in kept.iter().enumerate() {
+                sink(t as u64, o);
+            }
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(short, windows - 5 + (windows - 5));
+    }
 }

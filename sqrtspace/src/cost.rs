@@ -130,7 +130,13 @@ pub fn recompute_costs(stages: &[StageMeta], topo: &[usize], k: u64) -> Vec<u64>
     subtree
         .iter()
         .zip(stages)
-        .map(|(&c, s)| if s.stateful { c * (k / 2).max(1) } else { c })
+        .map(|(&c, s)| {
+            if s.stateful {
+                c.saturating_mul((k / 2).max(1))
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

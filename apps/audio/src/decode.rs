@@ -133,6 +133,36 @@ pub enum DecodeError {
         path: PathBuf,
     },
 
+    /// The container header declares values no decoder can use (a WAV `fmt ` chunk with a
+    /// sample rate, channel count or block alignment of 0, ...). Checked before the decoder
+    /// sees the file.
+    #[error(
+        "`{}` has an invalid header: {detail}; re-encode the file or obtain an undamaged copy",
+        .path.display()
+    )]
+    InvalidHeader {
+        /// The file being read.
+        path: PathBuf,
+        /// Which field is wrong, and its value.
+        detail: String,
+    },
+
+    /// The decoder library panicked on this file (a bug it has on some malformed input); the
+    /// panic was caught and the file is treated as corrupt.
+    #[error(
+        "`{}` could not be decoded: the decoder failed on malformed data after {samples_read} \
+         samples ({detail}); re-encode the file or obtain an undamaged copy",
+        .path.display()
+    )]
+    DecoderPanic {
+        /// The file being read.
+        path: PathBuf,
+        /// Mono samples delivered before the failure.
+        samples_read: u64,
+        /// The panic message.
+        detail: String,
+    },
+
     /// [`AudioReader::with_repeat`] was called with `repeat == 0`.
     #[error("the repeat count must be at least 1 (got 0); use 1 to read the file once")]
     InvalidRepeat,
@@ -159,6 +189,8 @@ struct Stream {
     exact_length: bool,
     /// Timestamp of the first sample (`start_ts` of the codec parameters).
     start_ts: u64,
+    /// Ogg: the file does not end with a complete end-of-stream page (see [`ogg_truncated`]).
+    truncated_container: bool,
 }
 
 /// An incremental, mono, native-rate reader of one audio file (WAV/PCM, FLAC, Ogg Vorbis).
@@ -178,11 +210,21 @@ struct Stream {
 /// length is the largest packet seen; no allocation of ours per packet once warmed up
 /// (symphonia's demuxers may still allocate packet buffers internally).
 ///
-/// No sample is dropped silently:
+/// Headers are checked before the decoder sees them: a WAV `fmt ` chunk declaring a sample
+/// rate, channel count, block alignment or sample width of 0 is a
+/// [`DecodeError::InvalidHeader`]; a panic inside the decoder library on malformed data is
+/// caught and reported as [`DecodeError::DecoderPanic`], never propagated.
+///
+/// No sample is dropped or invented silently:
 /// - when the header declares a length ([`duration_samples`](Self::duration_samples)), a
 ///   pass that yields fewer samples raises [`DecodeError::Truncated`]; for Ogg Vorbis, whose
 ///   length is derived from page granule positions rather than stored as a sample count, a
 ///   shortfall of at most one maximal packet is tolerated;
+/// - Ogg Vorbis is decoded gaplessly (the encoder's delay and the padding of the last block
+///   are trimmed by the granule positions) and never runs past the declared length; a file
+///   that does not end with a complete end-of-stream page (cut inside a page, or after a page
+///   that is not the last) raises [`DecodeError::Truncated`] at the end of the pass, since the
+///   length the demuxer derives from a cut file is that of what is left;
 /// - for WAV and FLAC, every packet's timestamp must equal the number of samples decoded
 ///   before it in the pass; a gap (damaged data the demuxer skipped while resynchronising)
 ///   raises [`DecodeError::Corrupt`] *before* any later sample is delivered, so the
@@ -221,7 +263,9 @@ impl AudioReader {
     ///
     /// # Errors
     /// [`DecodeError::NotFound`], [`DecodeError::Io`], [`DecodeError::Unsupported`] (unknown
-    /// container or codec, or no declared sample rate), [`DecodeError::Corrupt`] (malformed
+    /// container or codec, or no declared sample rate), [`DecodeError::InvalidHeader`] (a WAV
+    /// header field the decoder cannot use), [`DecodeError::DecoderPanic`] (the decoder library
+    /// failed on malformed data), [`DecodeError::Corrupt`] (malformed
     /// header), [`DecodeError::Truncated`] (the file ends inside its header),
     /// [`DecodeError::Empty`] (zero bytes, or a header declaring zero samples) and
     /// [`DecodeError::NoAudioTrack`].
@@ -333,7 +377,8 @@ impl AudioReader {
     /// the stream (`Ok(false)`).
     fn advance(&mut self) -> Result<bool, DecodeError> {
         loop {
-            let packet = match self.stream.format.next_packet() {
+            let next = guarded(|| self.stream.format.next_packet());
+            let packet = match next.map_err(|d| self.panicked(d))? {
                 Ok(packet) => packet,
                 Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     // End of this pass.
@@ -368,9 +413,18 @@ impl AudioReader {
                     });
                 }
             }
-            let decoded = match self.stream.decoder.decode(&packet) {
-                Ok(decoded) => decoded,
-                Err(e) => return Err(self.mid_stream_error(e)),
+            let (path, samples_read) = (&self.path, self.samples_read);
+            let decoder = &mut self.stream.decoder;
+            let decoded = match guarded(|| decoder.decode(&packet).map(|_| ())) {
+                Ok(Ok(())) => decoder.last_decoded(),
+                Ok(Err(e)) => return Err(map_error(path, samples_read, e)),
+                Err(detail) => {
+                    return Err(DecodeError::DecoderPanic {
+                        path: path.clone(),
+                        samples_read,
+                        detail,
+                    })
+                }
             };
             let channels = decoded.spec().channels.count();
             if channels == 0 && decoded.frames() > 0 {
@@ -384,6 +438,16 @@ impl AudioReader {
                 self.stream.channels = u16::try_from(channels).ok();
             }
             mix_to_mono(&decoded, &mut self.mono);
+            if !self.stream.exact_length {
+                // Ogg Vorbis: the last page's granule position is the stream's length; samples
+                // decoded past it are padding of the last block, not audio.
+                if let Some(n) = self.stream.n_frames {
+                    let room = n.saturating_sub(self.pass_samples);
+                    if (self.mono.len() as u64) > room {
+                        self.mono.truncate(room as usize);
+                    }
+                }
+            }
             if self.mono.is_empty() {
                 continue;
             }
@@ -399,6 +463,15 @@ impl AudioReader {
         if self.pass_samples == 0 {
             return Err(DecodeError::Empty {
                 path: self.path.clone(),
+            });
+        }
+        if self.stream.truncated_container {
+            // The declared length of a cut Ogg file is that of what is left, so the count
+            // cannot reveal the cut; the missing end-of-stream page does.
+            return Err(DecodeError::Truncated {
+                path: self.path.clone(),
+                samples_read: self.samples_read,
+                expected: None,
             });
         }
         if let Some(n) = self.stream.n_frames {
@@ -480,6 +553,161 @@ impl AudioReader {
     fn mid_stream_error(&self, e: SymphoniaError) -> DecodeError {
         map_error(&self.path, self.samples_read, e)
     }
+
+    fn panicked(&self, detail: String) -> DecodeError {
+        DecodeError::DecoderPanic {
+            path: self.path.clone(),
+            samples_read: self.samples_read,
+            detail,
+        }
+    }
+}
+
+/// Runs `f`, turning a panic inside the decoder library into its message.
+///
+/// Our own code validates headers before symphonia sees them ([`check_header`]), but a decoder
+/// may still panic on malformed data we do not know about; user input must never crash the
+/// process.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the decoder panicked".to_owned())
+    })
+}
+
+/// What [`check_header`] learnt about the container.
+#[derive(Debug, Clone, Copy, Default)]
+struct HeaderFacts {
+    /// The file starts with an Ogg page (`OggS`).
+    ogg: bool,
+    /// Ogg only: the file does not end with a complete end-of-stream page.
+    ogg_truncated: bool,
+}
+
+/// Checks the fields of a RIFF/WAVE `fmt ` chunk that the decoder divides by or builds a time
+/// base from (sample rate, channels, block alignment, bits per sample), and for an Ogg file
+/// whether it ends with its end-of-stream page. Other containers pass unchecked (the decoder
+/// validates them). Leaves `file` at an unspecified position.
+fn check_header(path: &Path, file: &mut File, len: u64) -> Result<HeaderFacts, DecodeError> {
+    use std::io::{Seek, SeekFrom};
+    let io_err = |source| DecodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bad = |detail: String| DecodeError::InvalidHeader {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut head = [0u8; 12];
+    let n = read_up_to(file, &mut head).map_err(io_err)?;
+    let head = &head[..n];
+    if head.starts_with(b"OggS") {
+        return Ok(HeaderFacts {
+            ogg: true,
+            ogg_truncated: ogg_truncated(file, len).map_err(io_err)?,
+        });
+    }
+    if !(n == 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WAVE") {
+        return Ok(HeaderFacts::default());
+    }
+    // Walk the chunks up to `fmt ` (it precedes `data` in every valid file).
+    let mut pos = 12u64;
+    for _ in 0..64 {
+        let mut chunk = [0u8; 8];
+        file.seek(SeekFrom::Start(pos)).map_err(io_err)?;
+        if read_up_to(file, &mut chunk).map_err(io_err)? < 8 {
+            // No `fmt ` chunk: the decoder reports it.
+            return Ok(HeaderFacts::default());
+        }
+        let size = u64::from(u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
+        match &chunk[..4] {
+            b"fmt " => {
+                let mut fmt = [0u8; 16];
+                if size < 16 || read_up_to(file, &mut fmt).map_err(io_err)? < 16 {
+                    // Too short to hold the fields: the decoder reports it.
+                    return Ok(HeaderFacts::default());
+                }
+                let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+                let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+                let align = u16::from_le_bytes([fmt[12], fmt[13]]);
+                let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
+                if rate == 0 {
+                    return Err(bad(
+                        "its `fmt ` chunk declares a sample rate of 0 Hz".to_owned()
+                    ));
+                }
+                if channels == 0 {
+                    return Err(bad("its `fmt ` chunk declares 0 channels".to_owned()));
+                }
+                if align == 0 {
+                    return Err(bad(
+                        "its `fmt ` chunk declares a block alignment of 0 bytes".to_owned(),
+                    ));
+                }
+                if bits == 0 {
+                    return Err(bad("its `fmt ` chunk declares 0 bits per sample".to_owned()));
+                }
+                return Ok(HeaderFacts::default());
+            }
+            b"data" => return Ok(HeaderFacts::default()),
+            _ => pos = pos.saturating_add(8).saturating_add(size + (size & 1)),
+        }
+    }
+    Ok(HeaderFacts::default())
+}
+
+/// Reads until `buf` is full or the end of the file; returns the bytes read.
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Whether an Ogg file of `len` bytes lacks a complete end-of-stream page at its end: the
+/// last page that ends exactly at the end of the file must carry the end-of-stream flag
+/// (header type bit 0x04; RFC 3533, section 6). A file cut inside a page, or after a page
+/// that is not the last, fails this. Reads at most the last 64 KiB + 300 bytes (one maximal
+/// page is 65,307 bytes).
+fn ogg_truncated(file: &mut File, len: u64) -> io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    const MAX_PAGE: u64 = 27 + 255 + 255 * 255;
+    let start = len.saturating_sub(MAX_PAGE);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = vec![0u8; (len - start) as usize];
+    let n = read_up_to(file, &mut tail)?;
+    tail.truncate(n);
+    let end = tail.len();
+    let mut at = end;
+    while let Some(i) = tail[..at].windows(4).rposition(|w| w == b"OggS") {
+        at = i;
+        let page = &tail[i..];
+        if page.len() < 27 {
+            continue;
+        }
+        let segments = usize::from(page[26]);
+        if page.len() < 27 + segments {
+            continue;
+        }
+        let body: usize = page[27..27 + segments]
+            .iter()
+            .map(|&b| usize::from(b))
+            .sum();
+        if 27 + segments + body == page.len() {
+            return Ok(page[5] & 0x04 == 0);
+        }
+    }
+    Ok(true)
 }
 
 /// Maps a symphonia error to a [`DecodeError`].
@@ -552,27 +780,44 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
         });
     }
 
+    let mut file = file;
+    let facts = check_header(path, &mut file, len)?;
+    {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(0))
+            .map_err(|source| DecodeError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+    }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| match e {
-            SymphoniaError::Unsupported(detail) => DecodeError::Unsupported {
-                path: path.to_path_buf(),
-                detail: format!(
-                    "no RIFF/WAVE, FLAC or Ogg header found in its {len} bytes; symphonia: {detail}"
-                ),
-            },
-            other => map_error(path, 0, other),
-        })?;
+    // Ogg Vorbis: gapless mode makes the demuxer trim the encoder's delay and the padding of
+    // the last block (from the granule positions), so a pass is as long as the file declares.
+    let options = FormatOptions {
+        enable_gapless: facts.ogg,
+        ..FormatOptions::default()
+    };
+    let probed = guarded(|| {
+        symphonia::default::get_probe().format(&hint, mss, &options, &MetadataOptions::default())
+    })
+    .map_err(|detail| DecodeError::DecoderPanic {
+        path: path.to_path_buf(),
+        samples_read: 0,
+        detail,
+    })?
+    .map_err(|e| match e {
+        SymphoniaError::Unsupported(detail) => DecodeError::Unsupported {
+            path: path.to_path_buf(),
+            detail: format!(
+                "no RIFF/WAVE, FLAC or Ogg header found in its {len} bytes; symphonia: {detail}"
+            ),
+        },
+        other => map_error(path, 0, other),
+    })?;
     let format = probed.format;
 
     let track = format
@@ -602,9 +847,14 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
     let exact_length = params.codec != CODEC_TYPE_VORBIS;
     let start_ts = params.start_ts;
     let track_id = track.id;
-    let decoder = symphonia::default::get_codecs()
-        .make(params, &DecoderOptions::default())
-        .map_err(|e| map_error(path, 0, e))?;
+    let decoder =
+        guarded(|| symphonia::default::get_codecs().make(params, &DecoderOptions::default()))
+            .map_err(|detail| DecodeError::DecoderPanic {
+                path: path.to_path_buf(),
+                samples_read: 0,
+                detail,
+            })?
+            .map_err(|e| map_error(path, 0, e))?;
 
     Ok(Stream {
         format,
@@ -615,6 +865,7 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
         n_frames,
         exact_length,
         start_ts,
+        truncated_container: facts.ogg_truncated,
     })
 }
 

@@ -465,18 +465,24 @@ pub enum Class {
     Tonal,
     /// Audible with a flat spectrum (high flatness): hiss, wind, rain, unvoiced sounds.
     Noise,
+    /// The frame holds NaN or infinite samples, so its level or flatness is not finite and no
+    /// class applies (NaN and infinity pass through the stages unchanged; the classifier does
+    /// not guess).
+    NonFinite,
 }
 
 impl Class {
-    /// All classes, in the order used by [`ClassSummary`]'s `Display`.
-    pub const ALL: [Class; 3] = [Class::Silence, Class::Tonal, Class::Noise];
+    /// All classes, in the order used by [`ClassSummary`]'s `Display` (which lists
+    /// [`Class::NonFinite`] only when some window has it).
+    pub const ALL: [Class; 4] = [Class::Silence, Class::Tonal, Class::Noise, Class::NonFinite];
 
-    /// The lower-case name: `"silence"`, `"tonal"` or `"noise"`.
+    /// The lower-case name: `"silence"`, `"tonal"`, `"noise"` or `"non-finite"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Class::Silence => "silence",
             Class::Tonal => "tonal",
             Class::Noise => "noise",
+            Class::NonFinite => "non-finite",
         }
     }
 
@@ -485,6 +491,7 @@ impl Class {
             Class::Silence => 0,
             Class::Tonal => 1,
             Class::Noise => 2,
+            Class::NonFinite => 3,
         }
     }
 }
@@ -498,6 +505,9 @@ impl fmt::Display for Class {
 /// Classifies one window from its features.
 ///
 /// Rule, in order:
+/// 0. a level or flatness that is not finite (the frame holds NaN or ±inf samples) →
+///    [`Class::NonFinite`] (RMS levels of finite frames are always finite: they are floored
+///    at [`RMS_FLOOR_DBFS`]);
 /// 1. `f.rms_dbfs < silence_dbfs` (dBFS; default [`DEFAULT_SILENCE_DBFS`] = −50) →
 ///    [`Class::Silence`];
 /// 2. `f.flatness > flatness_split` (default [`DEFAULT_FLATNESS_SPLIT`] = 0.3) →
@@ -507,11 +517,13 @@ impl fmt::Display for Class {
 /// The threshold rule is a simple heuristic in the spirit of flatness-based
 /// tonal/noise discrimination (Peeters 2004; the MPEG-7 AudioSpectrumFlatness
 /// descriptor, ISO/IEC 15938-4). `flux` (see [`spectral_flux`]) is accepted so callers can
-/// pass it through, but the current rule does not use it. A NaN level or flatness fails
-/// both comparisons and yields `Tonal`.
+/// pass it through, but the current rule does not use it. NaN thresholds make every
+/// comparison false; callers reject them first ([`crate::audio::AudioParams::check`]).
 pub fn classify(f: &Features, flux: f32, silence_dbfs: f32, flatness_split: f32) -> Class {
     let _ = flux;
-    if f.rms_dbfs < silence_dbfs {
+    if !(f.rms_dbfs.is_finite() && f.flatness.is_finite()) {
+        Class::NonFinite
+    } else if f.rms_dbfs < silence_dbfs {
         Class::Silence
     } else if f.flatness > flatness_split {
         Class::Noise
@@ -564,7 +576,13 @@ impl ClassSmoother {
     }
 
     /// Feeds the raw decision of the next window and returns the smoothed class.
+    ///
+    /// [`Class::NonFinite`] is returned as it is and leaves the state untouched: a window
+    /// without a finite level is never smoothed into (or out of) a real class.
     pub fn update(&mut self, raw: Class) -> Class {
+        if raw == Class::NonFinite {
+            return raw;
+        }
         match self.current {
             None => {
                 self.current = Some(raw);
@@ -619,7 +637,7 @@ pub struct Segment {
 pub struct ClassSummary {
     hop: usize,
     sample_rate: u32,
-    counts: [u64; 3],
+    counts: [u64; 4],
     segments: Vec<Segment>,
     last_t: Option<u64>,
 }
@@ -636,7 +654,7 @@ impl ClassSummary {
         Ok(Self {
             hop,
             sample_rate,
-            counts: [0; 3],
+            counts: [0; 4],
             segments: Vec::new(),
             last_t: None,
         })
@@ -686,7 +704,7 @@ impl ClassSummary {
     }
 
     /// The fraction of time (= of windows) classified `class`, in `[0, 1]`; 0.0 for every
-    /// class while the summary is empty. The three fractions sum to 1 otherwise.
+    /// class while the summary is empty. The fractions of [`Class::ALL`] sum to 1 otherwise.
     pub fn fraction(&self, class: Class) -> f64 {
         match self.windows() {
             0 => 0.0,
@@ -704,6 +722,9 @@ impl fmt::Display for ClassSummary {
     /// E.g. `silence 12.5%, tonal 60.0%, noise 27.5% of 10.00 s in 7 segments`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, class) in Class::ALL.iter().enumerate() {
+            if *class == Class::NonFinite && self.count(*class) == 0 {
+                continue;
+            }
             if i > 0 {
                 f.write_str(", ")?;
             }

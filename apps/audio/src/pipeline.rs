@@ -102,10 +102,33 @@ impl AudioParams {
     /// Checks the parameters against frames of `window` samples.
     ///
     /// # Errors
+    /// [`AudioError::WindowTooLarge`] when `window > MAX_WINDOW`,
+    /// [`AudioError::InvalidThreshold`] for a silence threshold that is not finite or a
+    /// flatness split outside `[0, 1]` (NaN included),
     /// [`AudioError::InvalidBand`] for a band that is not `0 <= f_lo < f_hi` (finite),
     /// [`AudioError::SampleRateTooLow`] when `f_hi >= sample_rate / 2`, and
     /// [`AudioError::EmptyBand`] when no bin centre of a `window`-sample FFT falls in the band.
     pub fn check(&self, window: usize) -> Result<(), AudioError> {
+        if window > MAX_WINDOW {
+            return Err(AudioError::WindowTooLarge {
+                window: window as u64,
+                max: MAX_WINDOW,
+            });
+        }
+        if !self.silence_dbfs.is_finite() {
+            return Err(AudioError::InvalidThreshold {
+                name: "silence threshold (--silence-dbfs)",
+                value: self.silence_dbfs,
+                expected: "a finite level in dBFS, e.g. -50",
+            });
+        }
+        if !(self.flatness_split.is_finite() && (0.0..=1.0).contains(&self.flatness_split)) {
+            return Err(AudioError::InvalidThreshold {
+                name: "flatness split (--flatness-split)",
+                value: self.flatness_split,
+                expected: "a spectral flatness between 0 and 1, e.g. 0.3",
+            });
+        }
         let (f_lo, f_hi) = (self.f_lo, self.f_hi);
         if !(f_lo.is_finite() && f_hi.is_finite() && f_lo >= 0.0 && f_lo < f_hi) {
             return Err(AudioError::InvalidBand { f_lo, f_hi });
@@ -129,6 +152,11 @@ impl AudioParams {
         Ok(())
     }
 }
+
+/// The longest analysis window [`AudioParams::check`] accepts: 2^24 samples (6.3 minutes at
+/// 44.1 kHz; one frame and its spectrum then take 192 MiB). Longer windows would make the
+/// per-window buffers (and the planner's probe frame) allocate without bound.
+pub const MAX_WINDOW: usize = 1 << 24;
 
 /// Everything that can go wrong running the audio pipeline on a file. Each message says what
 /// to change.
@@ -159,6 +187,27 @@ pub enum AudioError {
         f_hi: f32,
         /// Half the sample rate in Hz.
         nyquist: f32,
+    },
+    /// The analysis window is longer than [`MAX_WINDOW`].
+    #[error(
+        "the window of {window} samples is longer than the {max} samples this analysis accepts \
+         (one frame and its spectrum are allocated per window); use a shorter --window, e.g. 4096"
+    )]
+    WindowTooLarge {
+        /// The requested window in samples.
+        window: u64,
+        /// [`MAX_WINDOW`].
+        max: usize,
+    },
+    /// A classifier threshold is NaN, infinite or out of its range.
+    #[error("invalid {name}: {value}; use {expected}")]
+    InvalidThreshold {
+        /// Which threshold, with its command-line option.
+        name: &'static str,
+        /// The value given.
+        value: f32,
+        /// What is accepted.
+        expected: &'static str,
     },
     /// The band is not `0 <= f_lo < f_hi` with finite edges.
     #[error(
@@ -277,6 +326,7 @@ fn class_code(c: Class) -> u32 {
         Class::Silence => 0,
         Class::Tonal => 1,
         Class::Noise => 2,
+        Class::NonFinite => 3,
     }
 }
 
@@ -527,6 +577,13 @@ pub struct AudioRun {
     pub config: Config,
     /// The checkpoint interval used, in windows.
     pub k: u64,
+    /// The LRU budget the engine used, in bytes: in sqrt mode the configured one capped by the
+    /// planner ([`Planner::lru_for`]: at most 0.6 × the last-level cache), in classic mode the
+    /// plan's. May be less than `config.lru_bytes`.
+    pub lru_bytes: usize,
+    /// Worker threads the engine used: 1 (the executors are single-threaded; the
+    /// configuration's `max_workers` is not used by them).
+    pub workers: usize,
     /// The recording's sample rate in Hz.
     pub sample_rate: u32,
     /// Samples read, windows evaluated, trailing samples no window covers.
@@ -583,8 +640,8 @@ impl AudioRun {
             window: self.config.window,
             hop: self.config.hop,
             k: self.k,
-            lru_bytes: self.config.lru_bytes,
-            workers: self.config.max_workers,
+            lru_bytes: self.lru_bytes,
+            workers: self.workers,
             windows: self.end.windows,
             run: self.measured,
             baseline,
@@ -762,7 +819,7 @@ impl AudioJob {
         // This run's own peak: VmHWM restarts from the current RSS (Linux; see reset_peak_rss).
         reset_peak_rss();
         let meter = Meter::start();
-        let (end, k) = match mode {
+        let (end, k, lru_bytes) = match mode {
             Mode::Classic => {
                 let signal = read_signal(&mut reader, &mut decode, progress, total)?;
                 let windows = config.windows_in(signal.len() as u64);
@@ -777,6 +834,7 @@ impl AudioJob {
                 pipe.evaluate_with::<smooth>(&signal, 0..windows, |t, o| on_output(t, &o))?;
                 let covered = (windows - 1) * config.hop as u64 + config.window as u64;
                 let k = pipe.last_plan().map_or(0, |p| p.k);
+                let lru = pipe.last_plan().map_or(config.lru_bytes, |p| p.lru_bytes);
                 (
                     StreamEnd {
                         samples: signal.len() as u64,
@@ -784,6 +842,7 @@ impl AudioJob {
                         tail_samples: signal.len() as u64 - covered,
                     },
                     k,
+                    lru,
                 )
             }
             _ => {
@@ -804,7 +863,11 @@ impl AudioJob {
                         params.sample_rate,
                     ));
                 }
-                (end, streaming_k(planner, &config))
+                (
+                    end,
+                    streaming_k(planner, &config),
+                    planner.lru_for(&config, Mode::Sqrt, 0),
+                )
             }
         };
         let measured = meter.stop();
@@ -814,6 +877,8 @@ impl AudioJob {
             plan: estimate.plan,
             config,
             k,
+            lru_bytes,
+            workers: 1,
             sample_rate: params.sample_rate,
             end,
             summary,
@@ -843,17 +908,40 @@ impl AudioJob {
             return Ok((other, Verification::Identical));
         }
         let again = self.clone().with_mode(main.mode);
-        let mut differ = 0u64;
-        let mut seen = 0u64;
-        again.run(planner, &mut |_| {}, &mut |t, o| {
-            seen += 1;
-            if kept.get(t as usize).is_none_or(|k| !k.bits_eq(o)) {
-                differ += 1;
-            }
+        let differ = count_differing(&kept, WindowClass::bits_eq, |sink| {
+            again.run(planner, &mut |_| {}, sink).map(|_| ())
         })?;
-        differ += (kept.len() as u64).abs_diff(seen);
         Ok((other, Verification::Differ(differ.max(1))))
     }
+}
+
+/// The verifier's window-by-window comparison: runs `rerun`, which hands each window's output
+/// to the sink as `(t, output)`, and counts the windows whose output is not `same` as
+/// `kept[t]`, plus the difference in window counts (a window only one run produced differs).
+///
+/// [`AudioJob::verify`] calls it once the digests of two runs disagree; it is generic so a test
+/// can drive it with a deliberately non-deterministic stage.
+///
+/// # Errors
+/// Whatever `rerun` returns.
+pub fn count_differing<T, E>(
+    kept: &[T],
+    same: impl Fn(&T, &T) -> bool,
+    rerun: impl FnOnce(&mut dyn FnMut(u64, &T)) -> Result<(), E>,
+) -> Result<u64, E> {
+    let mut differ = 0u64;
+    let mut seen = 0u64;
+    rerun(&mut |t, o| {
+        seen += 1;
+        if usize::try_from(t)
+            .ok()
+            .and_then(|t| kept.get(t))
+            .is_none_or(|k| !same(k, o))
+        {
+            differ += 1;
+        }
+    })?;
+    Ok(differ + (kept.len() as u64).abs_diff(seen))
 }
 
 fn too_short(path: &Path, samples: u64, config: &Config, sample_rate: u32) -> AudioError {
@@ -897,7 +985,17 @@ fn read_signal(
         let chunk = reader.next_chunk();
         *decode += start.elapsed();
         match chunk? {
-            Some(c) => signal.extend_from_slice(c),
+            Some(c) => {
+                // Fallible growth too: the header may not declare the length, or lie about it.
+                let needed = signal.len().saturating_add(c.len()) as u64;
+                signal
+                    .try_reserve(c.len())
+                    .map_err(|_| AudioError::OutOfMemory {
+                        bytes: needed.saturating_mul(4),
+                        samples: needed,
+                    })?;
+                signal.extend_from_slice(c);
+            }
             None => break,
         }
         if signal.len() % CHUNK_SAMPLES < 8192 {
@@ -985,6 +1083,9 @@ pub fn describe_summary(summary: &ClassSummary, first: usize) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Classes: {summary}");
     for class in Class::ALL {
+        if class == Class::NonFinite && summary.count(class) == 0 {
+            continue;
+        }
         let segments = summary
             .segments()
             .iter()
@@ -993,7 +1094,7 @@ pub fn describe_summary(summary: &ClassSummary, first: usize) -> String {
         let seconds = summary.fraction(class) * summary.total_seconds();
         let _ = writeln!(
             s,
-            "  {:<8} {:>6.1}% of time  {:>9.2} s  {:>6} windows  {:>5} segments",
+            "  {:<10} {:>6.1}% of time  {:>9.2} s  {:>6} windows  {:>5} segments",
             class.as_str(),
             100.0 * summary.fraction(class),
             seconds,

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{mib, parse_size, CliError, JobArgs, BENCH_INPUT};
+use super::say;
+use super::{
+    check_lru_mb, check_window, mib, parse_size, refuse_input_as_output, AtomicOutput, CliError,
+    JobArgs, BENCH_INPUT,
+};
 use sqrtspace::metrics::{peak_rss, reset_peak_rss};
 use sqrtspace::plan::human;
 use sqrtspace::{Checkpoints, Config, Machine, Meter, Mode, Planner, MIB};
@@ -87,8 +91,12 @@ pub struct BenchRow {
     pub hop: usize,
     /// Checkpoint interval (0: not applicable).
     pub k: u64,
-    /// LRU budget, MiB (0: not applicable).
+    /// LRU budget the engine used, MiB (0: not applicable): the requested one, capped by the
+    /// planner in sqrt mode (at most 0.6 × the last-level cache).
     pub lru_mb: f64,
+    /// LRU budget requested, MiB (0: not applicable).
+    #[serde(default)]
+    pub lru_requested_mb: f64,
     /// Windows evaluated.
     pub windows: u64,
     /// Wall time, s.
@@ -119,14 +127,16 @@ pub fn run(a: &BenchArgs) -> Result<(), CliError> {
         let p = PathBuf::from(BENCH_INPUT);
         p.canonicalize().unwrap_or(p)
     });
+    check_bench_args(a)?;
+    let mut target: Option<AtomicOutput> = None;
     let mut csv = match &a.csv {
-        Some(p) => Some((
-            p.clone(),
-            csv::Writer::from_path(p).map_err(|source| CliError::Csv {
-                path: p.clone(),
-                source,
-            })?,
-        )),
+        Some(p) => {
+            refuse_input_as_output("--csv", p, &[path.as_path()])?;
+            // Rows go to a temporary file, renamed over the target when the bench completes.
+            let (out, file) = AtomicOutput::create(p)?;
+            target = Some(out);
+            Some((p.clone(), csv::Writer::from_writer(file)))
+        }
         None => None,
     };
     let mut emit = |row: &BenchRow| -> Result<(), CliError> {
@@ -144,10 +154,41 @@ pub fn run(a: &BenchArgs) -> Result<(), CliError> {
         Ok(())
     };
     if a.extreme {
-        extreme(a, &path, &mut emit)
+        extreme(a, &path, &mut emit)?;
     } else {
-        matrix(a, &path, &mut emit)
+        matrix(a, &path, &mut emit)?;
     }
+    drop(csv);
+    if let Some(out) = target {
+        out.commit()?;
+    }
+    Ok(())
+}
+
+/// Checks the matrix lists: windows between 2 and [`MAX_WINDOW`], LRU budgets finite and
+/// `>= 0`, checkpoint intervals `>= 1`, a finite positive duration.
+fn check_bench_args(a: &BenchArgs) -> Result<(), CliError> {
+    for &w in &a.windows {
+        check_window(w as u64)?;
+    }
+    for &lru in &a.lrus {
+        check_lru_mb(lru)?;
+    }
+    if let Some(&k) = a.ks.iter().find(|&&k| k == 0) {
+        return Err(CliError::InvalidSetting {
+            option: "--k",
+            value: k.to_string(),
+            expected: "use checkpoint intervals of at least 1 window, e.g. 8,16,32".into(),
+        });
+    }
+    if !(a.seconds.is_finite() && a.seconds > 0.0) {
+        return Err(CliError::InvalidSetting {
+            option: "--seconds",
+            value: a.seconds.to_string(),
+            expected: "use a finite duration above 0 s, e.g. 120".into(),
+        });
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,7 +223,7 @@ fn matrix(
     } else {
         "process high-water so far"
     };
-    println!(
+    say!(
         "Input: {} ×{repeat} = {:.1} s at {sr} Hz ({} samples, decoded once into memory in {:.2} s, {} resident for every row)",
         path.display(),
         signal.len() as f64 / f64::from(sr),
@@ -190,11 +231,15 @@ fn matrix(
         decode.as_secs_f64(),
         human(signal.len() as u64 * 4)
     );
-    println!(
+    say!(
         "Hop = window / 4. Time: fastest of {} run(s); each sqrt run follows a run of the fused loop, and `vs fused` compares the fastest of those. Peak RSS: {peak_note}.",
         a.runs
     );
-    println!(
+    say!(
+        "LRU MiB: the budget the engine used; `U<R` when it capped the requested R MiB at 0.6 x LLC (the LLC is {} here).",
+        human(Machine::probe().llc_bytes)
+    );
+    say!(
         "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9} {:>11} {:>11} {:>9}  outputs",
         "mode",
         "window",
@@ -263,6 +308,8 @@ fn matrix(
                 } else {
                     "DIFFER from fused"
                 };
+                // The budget the engine uses: the requested one capped at 0.6 x LLC.
+                let used = planner.lru_for(&config, Mode::Sqrt, 0) as f64 / MIB as f64;
                 let mut r = row(
                     "matrix",
                     "modest",
@@ -271,7 +318,7 @@ fn matrix(
                     "sqrt",
                     &config,
                     k,
-                    lru,
+                    used,
                     windows,
                     wall,
                     Duration::ZERO,
@@ -279,6 +326,7 @@ fn matrix(
                     outputs,
                 );
                 r.major_faults = faults;
+                r.lru_requested_mb = lru;
                 print_row(&r);
                 emit(&r)?;
             }
@@ -412,6 +460,7 @@ fn row(
         hop: config.hop,
         k,
         lru_mb,
+        lru_requested_mb: lru_mb,
         windows,
         wall_s: wall.as_secs_f64(),
         decode_s: decode.as_secs_f64(),
@@ -432,13 +481,16 @@ fn print_row(r: &BenchRow) {
     } else {
         r.k.to_string()
     };
-    let lru = if r.lru_mb == 0.0 {
+    let lru = if r.lru_mb == 0.0 && r.lru_requested_mb == 0.0 {
         "-".to_string()
+    } else if r.lru_requested_mb != 0.0 && (r.lru_requested_mb - r.lru_mb).abs() > 1e-9 {
+        // The engine capped the requested budget: show what it used and what was asked.
+        format!("{:.1}<{}", r.lru_mb, r.lru_requested_mb)
     } else {
         format!("{}", r.lru_mb)
     };
     let vs = r.vs_fused.map_or("-".to_string(), |v| format!("{v:.3}x"));
-    println!(
+    say!(
         "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9.3} {:>11.0} {:>7.1} MiB {:>9}  {}",
         r.mode,
         r.window,
@@ -460,6 +512,19 @@ fn print_row(r: &BenchRow) {
 
 /// The line prefix of a child's result.
 const RESULT_TAG: &str = "@@sqrtspace-bench ";
+/// The line a child prints before it exits with a typed out-of-memory error.
+const OOM_TAG: &str = "@@sqrtspace-bench-out-of-memory";
+
+/// Whether `e` is a clean, typed out-of-memory failure (classic mode's decoded signal, or the
+/// engine's columns, could not be reserved).
+fn is_out_of_memory(e: &AudioError) -> bool {
+    if matches!(e, AudioError::OutOfMemory { .. }) {
+        return true;
+    }
+    let text = e.to_string().to_ascii_lowercase();
+    matches!(e, AudioError::Engine(_))
+        && (text.contains("out of memory") || text.contains("could not allocate"))
+}
 
 /// What a child reports on its result line (one headerless CSV record).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -476,6 +541,8 @@ struct ChildResult {
     digest: String,
     classic_est: u64,
     reason: String,
+    /// The LRU budget the engine used, bytes.
+    lru_bytes: u64,
 }
 
 /// Runs `__bench-child`: sets the address-space limit, runs the job (decoding included),
@@ -490,7 +557,16 @@ pub fn child(a: &ChildArgs) -> Result<(), CliError> {
     }
     let job = a.job.job(BENCH_INPUT)?;
     let planner = Planner::from_machine();
-    let run = job.run(&planner, &mut |_| {}, &mut |_, _| {})?;
+    let run = match job.run(&planner, &mut |_| {}, &mut |_, _| {}) {
+        Ok(run) => run,
+        Err(e) => {
+            if is_out_of_memory(&e) {
+                // A typed, clean failure: tell the parent it was memory, not a crash.
+                say!("{OOM_TAG}");
+            }
+            return Err(e.into());
+        }
+    };
     let result = ChildResult {
         requested: run.requested.to_string(),
         mode: run.mode.to_string(),
@@ -504,6 +580,7 @@ pub fn child(a: &ChildArgs) -> Result<(), CliError> {
         digest: format!("{:016x}:{}", run.digest.hash, run.digest.windows),
         classic_est: run.plan.classic_bytes,
         reason: run.plan.reason.clone(),
+        lru_bytes: run.lru_bytes as u64,
     };
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
@@ -572,7 +649,7 @@ fn extreme(
         path: "sqrtspace".into(),
         source,
     })?;
-    println!(
+    say!(
         "RAM budget {} ({}); classic's estimated working set: {} per hour of {sr} Hz audio (window {}, hop {}).",
         human(budget),
         if a.ram_budget.is_some() { "--ram-budget" } else { "available memory" },
@@ -580,13 +657,20 @@ fn extreme(
         config.window,
         config.hop
     );
-    println!(
+    say!(
         "Each run is a fresh process under RLIMIT_AS = {}; time and peak RSS include decoding.",
         human(budget)
     );
-    println!(
+    say!(
         "{:<7} {:>7} {:<16} {:>9} {:>8} {:>12} {:>11} {:>12}  status / outputs",
-        "size", "hours", "mode", "time s", "decode s", "peak RSS", "windows/s", "classic est"
+        "size",
+        "hours",
+        "mode",
+        "time s",
+        "decode s",
+        "peak RSS",
+        "windows/s",
+        "classic est"
     );
     for (label, frac) in [("fits", 0.1), ("barely", 0.9), ("spills", 1.5)] {
         let seconds = frac * budget as f64 / per_hour as f64 * 3600.0;
@@ -635,6 +719,7 @@ fn extreme(
                 hop: config.hop,
                 k: 0,
                 lru_mb: config.lru_bytes as f64 / MIB as f64,
+                lru_requested_mb: config.lru_bytes as f64 / MIB as f64,
                 windows: 0,
                 wall_s: 0.0,
                 decode_s: 0.0,
@@ -675,6 +760,8 @@ fn extreme(
                     r.windows_per_s = res.windows as f64 / res.wall_s.max(1e-12);
                     r.classic_est_mb = mib(res.classic_est);
                     r.reason = res.reason.clone();
+                    r.lru_requested_mb = r.lru_mb;
+                    r.lru_mb = mib(res.lru_bytes);
                     if mode == Mode::Auto {
                         reason = res.reason.clone();
                     }
@@ -693,15 +780,7 @@ fn extreme(
                     }
                 }
                 _ => {
-                    r.status = if out_of_memory(&out.status, &stderr) {
-                        "failed (out of memory under limit)".into()
-                    } else {
-                        format!(
-                            "failed ({}): {}",
-                            out.status,
-                            stderr.lines().last().unwrap_or("no message")
-                        )
-                    };
+                    r.status = failure_status(&out.status, stdout.contains(OOM_TAG), &stderr);
                     r.classic_est_mb =
                         mib(
                             estimate_for(&config, &params, Some(n * u64::from(repeat)), &planner)?
@@ -710,7 +789,7 @@ fn extreme(
                         );
                 }
             }
-            println!(
+            say!(
                 "{:<7} {:>7.3} {:<16} {:>9.2} {:>8.2} {:>8.1} MiB {:>11.0} {:>8.1} MiB  {}",
                 r.size,
                 r.hours,
@@ -729,30 +808,125 @@ fn extreme(
             let _ = std::io::stdout().flush();
             emit(&r)?;
         }
-        println!("        auto: {reason}");
+        say!("        auto: {reason}");
     }
     Ok(())
 }
 
-/// Whether a child died of an allocation failure (Rust's handler prints "memory allocation of
-/// N bytes failed" and aborts).
-fn out_of_memory(status: &std::process::ExitStatus, stderr: &str) -> bool {
-    stderr.contains("memory allocation of")
-        || stderr.contains("could not allocate")
-        || stderr.contains("capacity overflow")
-        || aborted(status)
+/// The `status` column of a failed child, classified from how it ended, never guessed:
+/// - exit status 1 after the child's out-of-memory tag: `out of memory (typed error): ...`,
+///   the clean failure the tool promises;
+/// - SIGKILL: `killed (SIGKILL: the kernel's OOM killer, or a user)`; the parent cannot tell
+///   which, and says so;
+/// - SIGABRT: `aborted (SIGABRT): ...` with the last line of standard error (Rust's
+///   allocation-failure handler prints `memory allocation of N bytes failed` and aborts: that
+///   is a crash at an infallible allocation, not a handled out-of-memory error), or the panic
+///   line when there is no allocation failure (never a backtrace's last line);
+/// - any other signal: `killed by signal N`; any other exit: `failed (exit N): ...`.
+///
+/// [`failure_kind`] maps these back to a short label for charts.
+#[must_use]
+pub fn failure_status(status: &std::process::ExitStatus, oom_tag: bool, stderr: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message")
+        .trim();
+    let first_error = stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or(last)
+        .trim();
+    // What an abort said before any backtrace: the allocation failure or the panic.
+    let cause = stderr
+        .lines()
+        .find(|l| l.contains("memory allocation of") || l.contains("panicked at"))
+        .unwrap_or(first_error)
+        .trim();
+    match (status.code(), status.signal()) {
+        (Some(_), _) if oom_tag => format!("out of memory (typed error): {first_error}"),
+        (_, Some(nix::libc::SIGKILL)) => {
+            "killed (SIGKILL: the kernel's OOM killer, or a user)".into()
+        }
+        (_, Some(nix::libc::SIGABRT)) => format!("aborted (SIGABRT): {cause}"),
+        (_, Some(sig)) => format!("killed by signal {sig}: {cause}"),
+        (Some(code), None) => format!("failed (exit {code}): {first_error}"),
+        (None, None) => format!("failed ({status}): {last}"),
+    }
 }
 
-/// Whether the child was killed by `SIGABRT` (Unix; `false` elsewhere).
-fn aborted(status: &std::process::ExitStatus) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        status.signal() == Some(nix::libc::SIGABRT)
+/// A short label for a `status` column ([`failure_status`]): `ok`, `out of memory (typed
+/// error)`, `killed (SIGKILL)`, `aborted (SIGABRT)`, `killed by a signal` or `failed`.
+#[must_use]
+pub fn failure_kind(status: &str) -> &'static str {
+    if status == "ok" {
+        "ok"
+    } else if status.starts_with("out of memory") {
+        "out of memory (typed error)"
+    } else if status.starts_with("killed (SIGKILL") {
+        "killed (SIGKILL)"
+    } else if status.starts_with("aborted (SIGABRT)") {
+        "aborted (SIGABRT)"
+    } else if status.starts_with("killed by signal") {
+        "killed by a signal"
+    } else {
+        "failed"
     }
-    #[cfg(not(unix))]
-    {
-        let _ = status;
-        false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    #[test]
+    fn failures_are_classified_by_how_the_child_ended() {
+        // A typed out-of-memory error: exit status 1 after the child's tag.
+        let exit1 = ExitStatus::from_raw(1 << 8);
+        let s = failure_status(
+            &exit1,
+            true,
+            "error: classic mode could not allocate 9.0 GiB for the decoded signal\n",
+        );
+        assert!(
+            s.starts_with("out of memory (typed error): error: classic mode"),
+            "{s}"
+        );
+        assert_eq!(failure_kind(&s), "out of memory (typed error)");
+        // The same exit status without the tag is a plain failure.
+        let s = failure_status(&exit1, false, "error: `x.wav` is corrupt\n");
+        assert_eq!(s, "failed (exit 1): error: `x.wav` is corrupt");
+        assert_eq!(failure_kind(&s), "failed");
+        // SIGABRT is an abort, even after an allocation failure: not a handled OOM.
+        let abrt = ExitStatus::from_raw(nix::libc::SIGABRT);
+        let s = failure_status(&abrt, false, "memory allocation of 4096 bytes failed\n");
+        assert_eq!(
+            s,
+            "aborted (SIGABRT): memory allocation of 4096 bytes failed"
+        );
+        assert_eq!(failure_kind(&s), "aborted (SIGABRT)");
+        assert!(!s.contains("out of memory"));
+        // SIGKILL: what the OOM killer sends; the parent says it cannot tell who sent it.
+        let s = failure_status(&ExitStatus::from_raw(nix::libc::SIGKILL), false, "");
+        assert_eq!(failure_kind(&s), "killed (SIGKILL)");
+        assert!(s.contains("OOM killer, or a user"), "{s}");
+        let s = failure_status(&ExitStatus::from_raw(nix::libc::SIGSEGV), false, "");
+        assert_eq!(failure_kind(&s), "killed by a signal");
+        assert!(s.contains(&nix::libc::SIGSEGV.to_string()), "{s}");
+        assert_eq!(failure_kind("ok"), "ok");
+    }
+
+    #[test]
+    fn a_typed_out_of_memory_error_is_recognised() {
+        assert!(is_out_of_memory(&AudioError::OutOfMemory {
+            bytes: 1 << 40,
+            samples: 1 << 38,
+        }));
+        assert!(!is_out_of_memory(&AudioError::UnknownLength {
+            path: "x.wav".into()
+        }));
     }
 }

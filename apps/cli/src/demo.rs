@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{planner, progress_bar, CliError, JobArgs, DEFAULT_INPUT};
+use super::{
+    planner, progress_bar, refuse_input_as_output, AtomicOutput, CliError, JobArgs, DEFAULT_INPUT,
+};
 use sqrtspace::{Mode, Verification};
 use sqrtspace_audio::{describe_summary, WindowClass};
 
@@ -60,9 +62,14 @@ struct Row {
 /// Runs `demo audio`.
 pub fn run(a: &DemoArgs) -> Result<(), CliError> {
     let job = a.job.job(DEFAULT_INPUT)?;
+    let to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if let Some(p) = a.csv.as_deref().filter(|_| !to_stdout) {
+        refuse_input_as_output("--csv", p, &[job.input.as_path()])?;
+    }
     let planner = planner();
     let estimate = job.estimate(&planner)?;
-    let to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    // The CSV goes to a temporary file renamed over the target only when the run succeeds.
+    let mut target: Option<AtomicOutput> = None;
     let mut csv = match &a.csv {
         None => None,
         Some(p) if to_stdout => Some((
@@ -70,11 +77,8 @@ pub fn run(a: &DemoArgs) -> Result<(), CliError> {
             csv::Writer::from_writer(Box::new(std::io::stdout()) as Box<dyn Write>),
         )),
         Some(p) => {
-            let file = std::fs::File::create(p).map_err(|source| CliError::Io {
-                action: "create the CSV file",
-                path: p.clone(),
-                source,
-            })?;
+            let (out, file) = AtomicOutput::create(p)?;
+            target = Some(out);
             Some((
                 p.clone(),
                 csv::Writer::from_writer(Box::new(std::io::BufWriter::new(file)) as Box<dyn Write>),
@@ -119,8 +123,12 @@ pub fn run(a: &DemoArgs) -> Result<(), CliError> {
         if let Some(source) = csv_error.take().or(flushed.err()) {
             return Err(CliError::Csv { path, source });
         }
+        drop(w);
     }
     let main = result?;
+    if let Some(out) = target.take() {
+        out.commit()?;
+    }
 
     let (baseline, outputs) = if a.verify {
         let other = if main.mode == Mode::Classic {

@@ -18,8 +18,24 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use sqrtspace::{Checkpoints, Config, Mode, Planner, MIB};
-use sqrtspace_audio::pipeline::{repeat_for_seconds, DEFAULT_F_HI, DEFAULT_F_LO};
+use sqrtspace_audio::pipeline::{repeat_for_seconds, DEFAULT_F_HI, DEFAULT_F_LO, MAX_WINDOW};
 use sqrtspace_audio::{AudioError, AudioJob, AudioParams, AudioReader};
+
+/// `println!` that never panics: when standard output is a closed pipe (`sqrtspace plan --print
+/// | head -1`) the process exits quietly with status 0, as [`main`] does for a broken pipe;
+/// other write errors are ignored (the report is informational; files are written elsewhere).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+pub(crate) use say;
 
 /// The recording `demo audio` and `plan` analyse when no `--input` is given: 112 s of speech
 /// received over HF radio (8 kHz; LGPL-2.1, the codec2 project), shipped in `sqrtspace-audio`
@@ -120,6 +136,32 @@ pub enum CliError {
     /// Arguments that parse but do not make sense together.
     #[error("{0}")]
     Usage(String),
+    /// A setting outside the range the tool accepts.
+    #[error("invalid {option} {value}: {expected}")]
+    InvalidSetting {
+        /// The option, e.g. `--window`.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted, and what to use instead.
+        expected: String,
+    },
+    /// An output file names one of the run's input files: writing it would destroy the input
+    /// before it is read.
+    #[error(
+        "{option} `{}` is the input file `{}`: writing it would overwrite the recording; \
+         choose another output path",
+        .output.display(),
+        .input.display()
+    )]
+    OutputIsInput {
+        /// The output option, e.g. `--csv`.
+        option: &'static str,
+        /// The output path as given.
+        output: PathBuf,
+        /// The input path it resolves to.
+        input: PathBuf,
+    },
 }
 
 /// Runs the tool with the process's arguments and returns its exit status.
@@ -238,8 +280,8 @@ pub struct EngineArgs {
     /// LRU budget for cached stage outputs, in MiB (fractions allowed; 0 forces recomputation).
     #[arg(long, value_name = "MIB", default_value_t = 2.0)]
     pub lru_mb: f64,
-    /// Checkpoint interval in windows (default: planned; 16 while streaming).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Checkpoint interval in windows, 1 to 4294967295 (default: planned; 16 while streaming).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub k: Option<u64>,
     /// RAM the planner may assume is free (default: the OS's available memory). A size:
     /// `512M`, `2G`, `1536MiB`, `65536K`, bytes with a `B` suffix (`1073741824B`); a bare
@@ -252,14 +294,11 @@ impl EngineArgs {
     /// The engine configuration these arguments describe (checkpoint ring: 64 KiB).
     ///
     /// # Errors
-    /// [`CliError::Usage`] for a negative or non-finite `--lru-mb` or `hop > window`.
+    /// [`CliError::InvalidSetting`] for a negative, non-finite or unrepresentable `--lru-mb`
+    /// and a `--window` above [`MAX_WINDOW`]; [`CliError::Usage`] for `hop > window`.
     pub fn config(&self) -> Result<Config, CliError> {
-        if !(self.lru_mb.is_finite() && self.lru_mb >= 0.0) {
-            return Err(CliError::Usage(format!(
-                "--lru-mb must be a size in MiB >= 0 (got {})",
-                self.lru_mb
-            )));
-        }
+        check_lru_mb(self.lru_mb)?;
+        check_window(self.window)?;
         let mut c = sqrtspace_audio::demo_config()
             .with_mode(self.mode)
             .with_window(to_usize(self.window))
@@ -327,15 +366,169 @@ impl JobArgs {
     ///
     /// # Errors
     /// [`CliError::Audio`] when `--hours` cannot be turned into a repeat count (see
-    /// [`InputArgs::repeat_for`]); [`CliError::Usage`] for an invalid engine configuration
-    /// (see [`EngineArgs::config`]).
+    /// [`InputArgs::repeat_for`]); [`CliError::Usage`] or [`CliError::InvalidSetting`] for an
+    /// invalid engine configuration or threshold (see [`EngineArgs::config`]).
     pub fn job(&self, default: &str) -> Result<AudioJob, CliError> {
+        check_band(&self.band)?;
         let path = self.input.path(default);
         let repeat = self.input.repeat_for(&path)?;
         Ok(AudioJob::new(path)
             .with_repeat(repeat)
             .with_config(self.engine.config()?)
             .with_params(self.band.params()))
+    }
+}
+
+/// Checks an LRU budget in MiB: finite, `>= 0` and representable in bytes.
+fn check_lru_mb(lru_mb: f64) -> Result<(), CliError> {
+    if !(lru_mb.is_finite() && lru_mb >= 0.0 && lru_mb * MIB as f64 <= usize::MAX as f64) {
+        return Err(CliError::InvalidSetting {
+            option: "--lru-mb",
+            value: lru_mb.to_string(),
+            expected: "use a finite size in MiB >= 0 (0 forces recomputation), e.g. 2".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a window length in samples against [`MAX_WINDOW`] (the lower bound, 2, is clap's).
+fn check_window(window: u64) -> Result<(), CliError> {
+    if window < 2 || window > MAX_WINDOW as u64 {
+        return Err(CliError::InvalidSetting {
+            option: "--window",
+            value: window.to_string(),
+            expected: format!(
+                "use a frame length between 2 and {MAX_WINDOW} samples (2^24), e.g. 4096"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks the classifier thresholds: a finite `--silence-dbfs`, a `--flatness-split` in
+/// `[0, 1]`, and finite band edges (NaN is refused: it would make every comparison false).
+fn check_band(band: &BandArgs) -> Result<(), CliError> {
+    let bad = |option: &'static str, value: f32, expected: &str| CliError::InvalidSetting {
+        option,
+        value: value.to_string(),
+        expected: expected.to_owned(),
+    };
+    if !band.silence_dbfs.is_finite() {
+        return Err(bad(
+            "--silence-dbfs",
+            band.silence_dbfs,
+            "use a finite level in dBFS, e.g. -50",
+        ));
+    }
+    if !(band.flatness_split.is_finite() && (0.0..=1.0).contains(&band.flatness_split)) {
+        return Err(bad(
+            "--flatness-split",
+            band.flatness_split,
+            "use a spectral flatness between 0 and 1, e.g. 0.3",
+        ));
+    }
+    for (option, v) in [("--f-lo", band.f_lo), ("--f-hi", band.f_hi)] {
+        if !v.is_finite() {
+            return Err(bad(option, v, "use a finite frequency in Hz"));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output path that is one of `inputs` (the same file by device and inode, or by
+/// canonical path), so `--csv` can never truncate the recording it is about to read. An output
+/// that does not exist yet cannot be an input.
+///
+/// # Errors
+/// [`CliError::OutputIsInput`].
+pub fn refuse_input_as_output(
+    option: &'static str,
+    output: &Path,
+    inputs: &[&Path],
+) -> Result<(), CliError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(out_meta) = std::fs::metadata(output) else {
+        return Ok(());
+    };
+    let out_canon = output.canonicalize().ok();
+    for input in inputs {
+        let same_inode = std::fs::metadata(input)
+            .is_ok_and(|m| m.dev() == out_meta.dev() && m.ino() == out_meta.ino());
+        let same_path = out_canon.is_some() && input.canonicalize().ok() == out_canon;
+        if same_inode || same_path {
+            return Err(CliError::OutputIsInput {
+                option,
+                output: output.to_path_buf(),
+                input: input.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An output file written whole or not at all: the data goes to a temporary file in the same
+/// directory (`.NAME.partial-XXXXXX`), which [`commit`](Self::commit) renames over the target
+/// (atomic on POSIX file systems). If the run fails, the temporary file is removed on drop; if
+/// the process is killed, the target keeps its previous content and only the `.partial` file is
+/// left behind, so a torn file is never mistaken for a complete one.
+#[derive(Debug)]
+pub struct AtomicOutput {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl AtomicOutput {
+    /// Creates the temporary file beside `path`; returns it and a handle to write through.
+    ///
+    /// # Errors
+    /// [`CliError::Io`] when the directory is not writable.
+    pub fn create(path: &Path) -> Result<(Self, std::fs::File), CliError> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+        let io = |source| CliError::Io {
+            action: "create a temporary file for",
+            path: path.to_path_buf(),
+            source,
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.partial-"))
+            .tempfile_in(&dir)
+            .map_err(io)?;
+        let file = tmp.reopen().map_err(io)?;
+        Ok((
+            AtomicOutput {
+                path: path.to_path_buf(),
+                tmp,
+            },
+            file,
+        ))
+    }
+
+    /// Flushes the data to disk and renames the temporary file over the target.
+    ///
+    /// # Errors
+    /// [`CliError::Io`] when syncing or renaming fails.
+    pub fn commit(self) -> Result<(), CliError> {
+        let path = self.path;
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|source| CliError::Io {
+                action: "write",
+                path: path.clone(),
+                source,
+            })?;
+        self.tmp.persist(&path).map_err(|e| CliError::Io {
+            action: "rename the finished temporary file to",
+            path,
+            source: e.error,
+        })?;
+        Ok(())
     }
 }
 
@@ -590,5 +783,240 @@ mod tests {
             assert!(matches!(err, CliError::Audio(_)), "{err:?}");
             assert!(err.to_string().contains(needle), "{err}");
         }
+    }
+
+    mod fuzz_settings {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Values a user might type for a numeric option, extremes and garbage included.
+        fn value() -> impl Strategy<Value = String> {
+            let extreme = prop::sample::select(vec![
+                "0",
+                "1",
+                "2",
+                "-1",
+                "nan",
+                "NaN",
+                "inf",
+                "-inf",
+                "1e300",
+                "1e-300",
+                "18446744073709551615",
+                "18446744073709551616",
+                "1099511627776",
+                "4294967296",
+                "16777217",
+                "65536",
+                "0.5",
+                "512M",
+                "1T",
+            ])
+            .prop_map(str::to_string);
+            prop_oneof![
+                4 => extreme,
+                4 => (1u64..20_000).prop_map(|v| v.to_string()),
+                1 => any::<u64>().prop_map(|v| v.to_string()),
+                1 => any::<f32>().prop_map(|v| v.to_string()),
+                1 => "[0-9.eE+-]{1,12}",
+            ]
+        }
+
+        const OPTIONS: [&str; 11] = [
+            "--window",
+            "--hop",
+            "--lru-mb",
+            "--k",
+            "--ram-budget",
+            "--silence-dbfs",
+            "--flatness-split",
+            "--f-lo",
+            "--f-hi",
+            "--repeat",
+            "--hours",
+        ];
+
+        fn cases() -> u32 {
+            std::env::var("SQRTSPACE_FUZZ_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(64)
+        }
+
+        /// Any combination of option values parses to a clap usage error, or runs `plan` on
+        /// the shipped recording to a plan or a typed error: never a panic, never an allocation
+        /// sized by an unchecked setting. A configuration that is accepted validates and keeps
+        /// the window within `MAX_WINDOW`. Prints how many cases got past clap to `run`.
+        #[test]
+        fn any_settings_give_a_plan_or_a_typed_error() {
+            use proptest::test_runner::TestRunner;
+            let mut runner = TestRunner::new(ProptestConfig {
+                cases: cases(),
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            });
+            let reached = std::cell::Cell::new(0u32);
+            let strategy = prop::collection::vec((0..OPTIONS.len(), value()), 1..4);
+            let result = runner.run(&strategy, |picks| {
+                let mut args = vec!["sqrtspace".to_string(), "plan".into()];
+                for (i, v) in &picks {
+                    args.push(format!("{}={v}", OPTIONS[*i]));
+                }
+                let Ok(cli) = Cli::try_parse_from(&args) else {
+                    return Ok(());
+                };
+                let Command::Plan(a) = &cli.command else {
+                    unreachable!("parsed `plan`")
+                };
+                if let Ok(c) = a.job.engine.config() {
+                    prop_assert!(c.validate().is_ok());
+                    prop_assert!(c.window <= MAX_WINDOW && c.window >= 2);
+                }
+                reached.set(reached.get() + 1);
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
+                match outcome {
+                    Err(_) => prop_assert!(false, "panicked on {args:?}"),
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        let msg = e.to_string();
+                        prop_assert!(!msg.is_empty());
+                        prop_assert!(!matches!(e, CliError::Child { .. }), "{msg}");
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                panic!("{e}");
+            }
+            println!(
+                "settings fuzz: {} of {} cases got past clap to `plan`",
+                reached.get(),
+                cases()
+            );
+            assert!(
+                reached.get() > 0,
+                "no case reached `plan`: the generator is too wild"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_settings_name_the_option_and_the_fix() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["sqrtspace", "demo", "audio"];
+            args.extend(extra);
+            let Command::Demo(Demo::Audio(a)) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("not demo audio")
+            };
+            a
+        };
+        let e = parse(&["--window", "1099511627776"])
+            .job
+            .engine
+            .config()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CliError::InvalidSetting {
+                    option: "--window",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("e.g. 4096"), "{e}");
+        let e = parse(&["--window", &u64::MAX.to_string()])
+            .job
+            .engine
+            .config()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CliError::InvalidSetting {
+                    option: "--window",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = parse(&["--lru-mb", "1e300"])
+            .job
+            .engine
+            .config()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CliError::InvalidSetting {
+                    option: "--lru-mb",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        for (flag, v) in [
+            ("--silence-dbfs", "nan"),
+            ("--silence-dbfs", "inf"),
+            ("--flatness-split", "nan"),
+            ("--flatness-split", "1.5"),
+            ("--f-hi", "inf"),
+        ] {
+            let e = check_band(&parse(&[flag, v]).job.band).unwrap_err();
+            assert!(
+                matches!(&e, CliError::InvalidSetting { option, .. } if *option == flag),
+                "{flag} {v}: {e:?}"
+            );
+        }
+        // A checkpoint interval far past any stream is a usage error; the largest accepted
+        // one plans without overflowing the planner's recompute estimate (the settings fuzz
+        // found `--k 498560650640798694` overflowing it).
+        assert!(Cli::try_parse_from(["sqrtspace", "plan", "--k", "498560650640798694"]).is_err());
+        let cli = Cli::try_parse_from(["sqrtspace", "plan", "--k", "4294967295"]).unwrap();
+        assert!(run(cli).is_ok());
+        assert!(check_band(&parse(&[]).job.band).is_ok());
+        assert!(parse(&[]).job.engine.config().is_ok());
+    }
+
+    #[test]
+    fn an_output_that_is_an_input_is_refused_by_inode_and_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.wav");
+        std::fs::write(&input, b"RIFF").unwrap();
+        let other = dir.path().join("other.csv");
+        let link = dir.path().join("hard.wav");
+        std::fs::hard_link(&input, &link).unwrap();
+        let dotted = dir.path().join(".").join("in.wav");
+        for out in [&input, &link, &dotted] {
+            let e = refuse_input_as_output("--csv", out, &[&input]).unwrap_err();
+            assert!(matches!(e, CliError::OutputIsInput { .. }), "{e:?}");
+        }
+        // A new file, or an existing different one, is fine.
+        assert!(refuse_input_as_output("--csv", &other, &[&input]).is_ok());
+        std::fs::write(&other, b"x").unwrap();
+        assert!(refuse_input_as_output("--csv", &other, &[&input]).is_ok());
+    }
+
+    #[test]
+    fn atomic_output_replaces_the_target_only_on_commit() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("rows.csv");
+        std::fs::write(&target, b"old\n").unwrap();
+        // Dropped without commit: the target keeps its content, no temporary file is left.
+        {
+            let (_out, mut f) = AtomicOutput::create(&target).unwrap();
+            f.write_all(b"half a li").unwrap();
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"old\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Committed: replaced whole.
+        let (out, mut f) = AtomicOutput::create(&target).unwrap();
+        f.write_all(b"a,b\n1,2\n").unwrap();
+        drop(f);
+        out.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"a,b\n1,2\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

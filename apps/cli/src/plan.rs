@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use super::say;
 use super::{planner, CliError, JobArgs, DEFAULT_INPUT};
 use sqrtspace::plan::human;
 use sqrtspace_audio::AudioPipeline;
@@ -23,14 +24,14 @@ pub fn run(a: &PlanArgs) -> Result<(), CliError> {
     let job = a.job.job(DEFAULT_INPUT)?;
     let e = job.estimate(&planner())?;
     if !a.print {
-        println!("{} ({})", e.plan.mode, e.plan.reason);
+        say!("{} ({})", e.plan.mode, e.plan.reason);
         return Ok(());
     }
     let length = match (e.total_samples, e.seconds()) {
         (Some(n), Some(s)) => format!("{n} samples = {:.1} s ({:.2} h)", s, s / 3600.0),
         _ => "unknown (the header declares no length)".to_string(),
     };
-    println!(
+    say!(
         "Input: {}{} at {} Hz: {length}",
         job.input.display(),
         if job.repeat > 1 {
@@ -40,13 +41,13 @@ pub fn run(a: &PlanArgs) -> Result<(), CliError> {
         },
         e.sample_rate
     );
-    println!("Estimated from the file header (duration × repeat); nothing was decoded.");
-    println!("{}", e.plan);
+    say!("Estimated from the file header (duration × repeat); nothing was decoded.");
+    say!("{}", e.plan);
     let stages: Vec<String> = AudioPipeline::STAGES
         .iter()
         .zip(&e.per_window)
         .map(|(s, b)| format!("{} {}", s.name, human(*b as u64)))
         .collect();
-    println!("  per window:  {}", stages.join(", "));
+    say!("  per window:  {}", stages.join(", "));
     Ok(())
 }

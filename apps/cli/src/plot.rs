@@ -10,7 +10,8 @@ use clap::Args;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::bench::BenchRow;
+use super::bench::{failure_kind, BenchRow};
+use super::say;
 use super::CliError;
 
 /// DejaVu Sans (Bitstream Vera licence; see `apps/cli/assets/LICENSES.md`), registered as
@@ -87,7 +88,7 @@ pub fn run(a: &PlotArgs) -> Result<(), CliError> {
         "Peak RSS by mode and size",
         |r| r.peak_rss_mb,
     )?;
-    println!("wrote {} and {}", time.display(), rss.display());
+    say!("wrote {} and {}", time.display(), rss.display());
     Ok(())
 }
 
@@ -216,16 +217,30 @@ fn chart(
         c.draw_series(points.iter().map(|&p| Circle::new(p, 4, col.filled())))
             .map_err(|e| err(&e))?;
     }
-    if !failed.is_empty() {
-        let red = RGBColor(214, 39, 40);
+    // Failed runs: a cross at the top, one series per way of failing, labelled by how the
+    // process ended (a typed out-of-memory error is not a SIGABRT, nor a SIGKILL).
+    let mut kinds: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    for r in &failed {
+        kinds
+            .entry(failure_kind(&r.status))
+            .or_default()
+            .push(x_of(r));
+    }
+    for (i, (kind, xs)) in kinds.iter().enumerate() {
+        let col = [
+            RGBColor(214, 39, 40),
+            RGBColor(0, 0, 0),
+            RGBColor(227, 119, 194),
+            RGBColor(127, 127, 127),
+        ][i % 4];
+        let y = y1 / 1.5 / 1.4f64.powi(i as i32);
         c.draw_series(
-            failed
-                .iter()
-                .map(|r| Cross::new((x_of(r), y1 / 1.5), 8, red.stroke_width(3))),
+            xs.iter()
+                .map(|&x| Cross::new((x, y), 8, col.stroke_width(3))),
         )
         .map_err(|e| err(&e))?
-        .label("failed (out of memory under limit)")
-        .legend(move |(x, y)| Cross::new((x + 10, y), 6, red.stroke_width(2)));
+        .label(format!("failed: {kind}"))
+        .legend(move |(x, y)| Cross::new((x + 10, y), 6, col.stroke_width(2)));
     }
     c.configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)

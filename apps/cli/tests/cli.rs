@@ -3,7 +3,7 @@
 //! Run with `cargo test -p sqrtspace-cli --test cli`.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use sqrtspace_test_support::{wav, TempDir};
@@ -267,4 +267,224 @@ fn csv_to_a_closed_pipe_exits_zero_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// The shipped speech recording (112 s at 8 kHz).
+fn speech() -> PathBuf {
+    PathBuf::from(sqrtspace_audio::assets::SPEECH)
+}
+
+#[test]
+fn extreme_and_nan_settings_exit_1_with_what_to_change() {
+    let input = speech();
+    let input = path(&input);
+    for (args, needles) in [
+        (
+            vec!["--window", "1099511627776"],
+            vec!["--window 1099511627776", "between 2 and 16777216"],
+        ),
+        (
+            vec!["--window", "18446744073709551615"],
+            vec!["--window 18446744073709551615"],
+        ),
+        (vec!["--silence-dbfs", "nan"], vec!["--silence-dbfs NaN"]),
+        (vec!["--silence-dbfs", "inf"], vec!["--silence-dbfs inf"]),
+        (
+            vec!["--flatness-split", "nan"],
+            vec!["--flatness-split NaN"],
+        ),
+        (vec!["--flatness-split", "2"], vec!["between 0 and 1"]),
+        (vec!["--f-lo", "nan"], vec!["--f-lo NaN"]),
+        (vec!["--lru-mb", "1e300"], vec!["--lru-mb"]),
+        (vec!["--lru-mb", "nan"], vec!["--lru-mb NaN"]),
+    ] {
+        for cmd in [&["plan", "--print"][..], &["demo", "audio"][..]] {
+            let mut all: Vec<&str> = cmd.to_vec();
+            all.extend(["--input", input]);
+            all.extend(args.iter().copied());
+            let out = sqrtspace(&all);
+            fails_with(&out, &needles);
+        }
+    }
+    // The bench's lists too.
+    fails_with(
+        &sqrtspace(&["bench", "audio", "--windows", "4096,1099511627776"]),
+        &["--window 1099511627776"],
+    );
+    fails_with(
+        &sqrtspace(&["bench", "audio", "--lru-mb", "2,nan"]),
+        &["--lru-mb NaN"],
+    );
+}
+
+#[test]
+fn a_wav_declaring_sample_rate_zero_exits_1_not_a_panic() {
+    let d = TempDir::new();
+    let mut bytes = wav(8000, &signal(20_000, 8000), None);
+    bytes[24..28].copy_from_slice(&0u32.to_le_bytes());
+    let f = d.file("rate0.wav", &bytes);
+    fails_with(
+        &sqrtspace(&["demo", "audio", "--input", path(&f)]),
+        &["invalid header", "sample rate of 0 Hz"],
+    );
+}
+
+#[test]
+fn a_csv_path_naming_the_input_is_refused_and_the_recording_survives() {
+    let d = TempDir::new();
+    let bytes = wav(8000, &signal(40_000, 8000), None);
+    let rec = d.file("rec.wav", &bytes);
+    let link = d.path().join("link.wav");
+    fs::hard_link(&rec, &link).unwrap();
+    let dotted = d.path().join(".").join("rec.wav");
+    for csv in [rec.clone(), dotted, link] {
+        let out = sqrtspace(&["demo", "audio", "--input", path(&rec), "--csv", path(&csv)]);
+        fails_with(
+            &out,
+            &["--csv", "is the input file", "choose another output path"],
+        );
+        assert_eq!(fs::read(&rec).unwrap(), bytes, "the recording was modified");
+    }
+    fails_with(
+        &sqrtspace(&["bench", "audio", "--input", path(&rec), "--csv", path(&rec)]),
+        &["is the input file"],
+    );
+    assert_eq!(fs::read(&rec).unwrap(), bytes);
+}
+
+/// `.NAME.partial-*` files left in `dir`.
+fn partials(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".partial-"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_killed_mid_csv_leaves_the_previous_file_whole() {
+    let d = TempDir::new();
+    let csv = d.file("out.csv", b"previous,complete,file\n");
+    let input = speech();
+    // ~1 hour of audio: long enough to be killed mid-run.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqrtspace"))
+        .args([
+            "demo",
+            "audio",
+            "--mode",
+            "sqrt",
+            "--input",
+            path(&input),
+            "--repeat",
+            "32",
+            "--csv",
+            path(&csv),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until rows are being written (the temporary file has grown), then SIGKILL.
+    let started = std::time::Instant::now();
+    loop {
+        let grown = partials(&d.path())
+            .iter()
+            .any(|p| fs::metadata(p).is_ok_and(|m| m.len() > 4096));
+        if grown {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no rows written within 120 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended too soon"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        fs::read_to_string(&csv).unwrap(),
+        "previous,complete,file\n",
+        "a killed run must not touch the target"
+    );
+
+    // A run that completes replaces the file whole and leaves no temporary file behind.
+    let short = d.file("short.wav", &wav(8000, &signal(40_000, 8000), None));
+    let out = sqrtspace(&[
+        "demo",
+        "audio",
+        "--input",
+        path(&short),
+        "--csv",
+        path(&csv),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("window,"), "{text}");
+    assert!(text.ends_with('\n'));
+    let lines = text.lines().count();
+    assert!(lines > 10, "{lines}");
+    // Only the killed run's temporary file remains (the finished one was renamed).
+    assert_eq!(partials(&d.path()).len(), 1, "{:?}", partials(&d.path()));
+}
+
+#[test]
+fn plan_into_a_closed_pipe_exits_zero_without_a_panic() {
+    use std::process::Stdio;
+    // `sqrtspace plan --print | head -0`: the reader is gone before anything is written.
+    for args in [&["plan", "--print"][..], &["plan"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sqrtspace"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn classic_mode_out_of_memory_is_a_typed_error_and_the_bench_child_says_so() {
+    // 112 s x 4,000,000,000 passes: classic would need ~14 PB for the decoded signal.
+    let out = sqrtspace(&[
+        "demo",
+        "audio",
+        "--mode",
+        "classic",
+        "--repeat",
+        "4000000000",
+    ]);
+    fails_with(&out, &["could not allocate", "--mode sqrt"]);
+    // The benchmark child exits 1 with its out-of-memory tag, so the parent can report a
+    // clean out-of-memory failure rather than guess from a signal.
+    let input = speech();
+    let out = sqrtspace(&[
+        "__bench-child",
+        "--input",
+        path(&input),
+        "--mode",
+        "classic",
+        "--repeat",
+        "4000000000",
+    ]);
+    fails_with(&out, &["could not allocate"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("@@sqrtspace-bench-out-of-memory"),
+        "{stdout}"
+    );
 }
