@@ -79,6 +79,9 @@ pub enum Demo {
     /// Classify a recording into silence / tonal / noise, window by window: Hann-windowed FFT →
     /// band-pass → spectral features and flux → classify → smooth.
     Audio(demo::DemoArgs),
+    /// Rolling rollups of a table of rows (the shipped US flight delays by default): filter →
+    /// count / mean / std / min / max → exact p50 / p95 / p99 → alert flags, per window of rows.
+    Logs(sqrtspace_logs::cli::DemoArgs),
 }
 
 /// The benchmarks.
@@ -88,6 +91,9 @@ pub enum Bench {
     /// `--extreme`, classic / sqrt / auto in fresh processes over inputs that fit, barely fit
     /// and spill the RAM budget.
     Audio(bench::BenchArgs),
+    /// The logs job: classic / sqrt / auto and the hand-written loop over real or synthetic
+    /// rows (`--n`), each in a fresh process with `--extreme`; writes a CSV with `--csv`.
+    Logs(sqrtspace_logs::cli::BenchArgs),
 }
 
 /// Errors of the command-line tool.
@@ -97,6 +103,9 @@ pub enum CliError {
     /// Reading or analysing the audio failed.
     #[error(transparent)]
     Audio(#[from] AudioError),
+    /// Reading or analysing the rows of the logs job failed.
+    #[error(transparent)]
+    Logs(#[from] sqrtspace_logs::LogsError),
     /// A file could not be written or read.
     #[error("could not {action} `{}`: {source}", .path.display())]
     Io {
@@ -211,8 +220,10 @@ impl CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo(Demo::Audio(a)) => demo::run(&a),
+        Command::Demo(Demo::Logs(a)) => Ok(sqrtspace_logs::cli::run_demo(&a)?),
         Command::Plan(a) => plan::run(&a),
         Command::Bench(Bench::Audio(a)) => bench::run(&a),
+        Command::Bench(Bench::Logs(a)) => Ok(sqrtspace_logs::cli::run_bench(&a)?),
         Command::Plot(a) => plot::run(&a),
         Command::BenchChild(a) => bench::child(&a),
     }
