@@ -1,7 +1,7 @@
 //! The byte-bounded LRU over all stages' outputs and the byte-bounded checkpoint ring.
 //!
 //! Both hold only *keys* `(stage index, window)` and byte counts; the values live typed in each
-//! stage's [`Slot`](crate::exec::Slot), and the pipeline's generated dispatch removes them on
+//! stage's [`Slot`](crate::graph::Slot), and the pipeline's generated dispatch removes them on
 //! eviction. One budget is shared by all stages.
 
 use std::collections::{HashMap, VecDeque};

@@ -65,7 +65,7 @@
 //! struct of the same name (structs live in the type namespace, functions in the value
 //! namespace, so they never clash) implementing [`Stage`](stage::Stage) with the inputs, output
 //! type, state and cost as associated items, plus a generic `Compute<G>` impl that fetches its
-//! inputs from any pipeline `G` that [has](exec::Has) them and calls the function. Input names
+//! inputs from any pipeline `G` that [has](graph::Has) them and calls the function. Input names
 //! are resolved by rustc in the stage's own scope, so stages are ordinary items that can live in
 //! any module or crate. `pipeline!` then emits the typed storage, the `Has` impls, and `const _`
 //! items that walk the graph in rustc's const evaluator (duplicates, cycles spelled as
@@ -86,6 +86,7 @@ pub mod metrics;
 pub mod plan;
 pub mod source;
 pub mod stage;
+pub mod units;
 
 #[cfg(feature = "audio")]
 pub mod audio;

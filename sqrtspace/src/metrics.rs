@@ -2,8 +2,8 @@
 //! `/proc/self/io`), and the [`Report`] printed after a run.
 
 use crate::config::Mode;
-use crate::plan::human;
 use crate::stage::StageMeta;
+use crate::units::human;
 use std::fmt;
 use std::time::{Duration, Instant};
 

@@ -16,7 +16,8 @@
 
 use crate::config::{Checkpoints, Config, Mode, DEFAULT_K};
 use crate::cost::{checkpointed_outputs, RecomputeEstimate, MAX_RECOMPUTE_PERCENT};
-use crate::exec::Graph;
+use crate::graph::Graph;
+pub use crate::units::human;
 use std::fmt;
 use std::ops::Range;
 
@@ -188,7 +189,7 @@ impl Planner {
         signal_samples: usize,
     ) -> Plan {
         let windows = range.end - range.start;
-        let span = crate::exec::span::<G>(config.window, config.hop);
+        let span = crate::graph::span::<G>(config.window, config.hop);
         // k depends on the signal, not on the request, so that successive requests on one
         // signal share one grid of checkpoints.
         let total_windows = config.windows_in(signal_samples as u64).max(range.end);
@@ -330,23 +331,6 @@ pub struct Plan {
     pub checkpointed_outputs: Vec<&'static str>,
     /// Why that mode.
     pub reason: String,
-}
-
-/// Bytes in binary units for people (`64.0 MiB`).
-#[must_use]
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 impl fmt::Display for Plan {
