@@ -179,14 +179,15 @@ proptest! {
         let c = config(w, h, k, lru).with_checkpoint_bytes(ring);
         let windows = c.windows_in(signal.len() as u64);
         let full = classic(&c, &signal, 0..windows);
-        let mut p = Mixed::new(c.with_mode(Mode::Sqrt), PARAMS).unwrap();
-        let first = p.evaluate::<mix>(&signal, t0..t1).unwrap();
+        let mut pipe = Mixed::new(c.with_mode(Mode::Sqrt), PARAMS).unwrap();
+        let mut p = pipe.over(&signal);
+        let first = p.evaluate::<mix>(t0..t1).unwrap();
         prop_assert_eq!(&first[..], &full[t0 as usize..t1 as usize]);
-        p.evaluate::<mix>(&signal, 0..windows).unwrap();
+        p.evaluate::<mix>(0..windows).unwrap();
         for ix in lookups {
             let t = ix.index(windows as usize) as u64;
             let before = p.counters();
-            let got = p.evaluate::<mix>(&signal, t..t + 1).unwrap();
+            let got = p.evaluate::<mix>(t..t + 1).unwrap();
             prop_assert_eq!(&got[0], &full[t as usize]);
             let after = p.counters();
             if ring >= 1 << 20 {
@@ -452,8 +453,9 @@ fn ring_wraparound_evicts_oldest_and_stays_correct() {
         .with_mode(Mode::Sqrt);
     let windows = c.windows_in(signal.len() as u64);
     let full = classic(&c, &signal, 0..windows);
-    let mut p = Mixed::new(c, PARAMS).unwrap();
-    p.evaluate::<mix>(&signal, 0..windows).unwrap();
+    let mut pipe = Mixed::new(c, PARAMS).unwrap();
+    let mut p = pipe.over(&signal);
+    p.evaluate::<mix>(0..windows).unwrap();
     assert!(p.ring().evictions() > 0);
     assert!(p.ring().bytes() <= 32);
     let kept: Vec<u64> = p
@@ -466,10 +468,7 @@ fn ring_wraparound_evicts_oldest_and_stays_correct() {
         "only the newest survive: {kept:?}"
     );
     for t in [0, 3, 50, 151, windows - 1, 7] {
-        assert_eq!(
-            p.evaluate::<mix>(&signal, t..t + 1).unwrap()[0],
-            full[t as usize]
-        );
+        assert_eq!(p.evaluate::<mix>(t..t + 1).unwrap()[0], full[t as usize]);
     }
 }
 

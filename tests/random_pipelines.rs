@@ -241,14 +241,15 @@ where
     let (t0, t1) = (c.range.start as usize, c.range.end as usize);
     prop_assert_eq!(&part[..], &full[t0..t1], "classic over a range");
 
-    let mut sqrt = Pipeline::<G>::new(config::<G>(c, Mode::Sqrt), c.q).unwrap();
-    let got = sqrt.evaluate::<S>(&c.signal, c.range.clone()).unwrap();
+    let mut sqrt_pipeline = Pipeline::<G>::new(config::<G>(c, Mode::Sqrt), c.q).unwrap();
+    let mut sqrt = sqrt_pipeline.over(&c.signal);
+    let got = sqrt.evaluate::<S>(c.range.clone()).unwrap();
     prop_assert_eq!(&got[..], &full[t0..t1], "sqrt over {:?}", c.range);
     prop_assert!(sqrt.lru().high_water() <= c.lru);
 
-    sqrt.evaluate::<S>(&c.signal, 0..windows).unwrap();
+    sqrt.evaluate::<S>(0..windows).unwrap();
     for &t in &c.lookups {
-        let got = sqrt.evaluate::<S>(&c.signal, t..t + 1).unwrap();
+        let got = sqrt.evaluate::<S>(t..t + 1).unwrap();
         prop_assert_eq!(got[0], full[t as usize], "lookup of window {}", t);
     }
     prop_assert!(sqrt.ring().bytes() <= sqrt.config().checkpoint_bytes);

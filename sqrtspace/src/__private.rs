@@ -16,6 +16,23 @@ pub const fn assert_state<S: StageState>() {}
 /// Asserts at compile time that an output type is usable as a stage output.
 pub const fn assert_output<O: StageOutput>() {}
 
+/// A fallible stage's result at window `window`: `Err(e)` becomes [`Error::Stage`].
+///
+/// # Errors
+/// [`Error::Stage`] with `e` as its source.
+#[inline]
+pub fn stage_result<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+    stage: &'static str,
+    window: u64,
+) -> Result<T, Error> {
+    r.map_err(|e| Error::Stage {
+        stage,
+        window,
+        source: Box::new(e),
+    })
+}
+
 /// Drops the cached output of a stage's slot at window `t` (the generated eviction dispatch).
 #[inline]
 pub fn evict_output<S: Stage>(slot: &mut Slot<S>, t: u64) {

@@ -104,7 +104,7 @@ pub mod __private;
 pub use bytes::ByteSize;
 pub use config::{Checkpoints, Config, Mode, MIB};
 pub use error::{ConfigError, Error};
-pub use exec::{Pipeline, StreamEnd};
+pub use exec::{Pipeline, Session, StreamEnd};
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
 pub use plan::{Machine, Plan, Planner};

@@ -199,14 +199,25 @@ impl Planner {
             .zip(per_window)
             .map(|(r, &b)| r.as_ref().map_or(0, |r| (r.end - r.start) * b as u64))
             .sum();
+        // What the LRU charges per output: the value and the entry's own bytes
+        // (`lru_entry_overhead`, taking the value's inline size as at most 16 bytes).
+        let charged: Vec<usize> = per_window
+            .iter()
+            .map(|&b| b + crate::cache::lru_entry_overhead(b.min(16)))
+            .collect();
+        let lru_intermediates: u64 = need
+            .iter()
+            .zip(&charged)
+            .map(|(r, &b)| r.as_ref().map_or(0, |r| (r.end - r.start) * b as u64))
+            .sum();
         let signal_bytes = (signal_samples * std::mem::size_of::<G::Sample>()) as u64;
         let classic_bytes = intermediates + signal_bytes;
         let checkpoints =
             (state_bytes as u64 * range.end.div_ceil(k)).min(config.checkpoint_bytes as u64);
-        let recompute = RecomputeEstimate::new(G::STAGES, G::TOPO, need, per_window, k);
+        let recompute = RecomputeEstimate::new(G::STAGES, G::TOPO, need, &charged, k);
         let sqrt_lru = self.lru_for(config, Mode::Sqrt, recompute.hot_bytes);
         let recompute_percent = recompute.overhead_percent(sqrt_lru as u64);
-        let sqrt_bytes = (sqrt_lru as u64).min(intermediates) + checkpoints;
+        let sqrt_bytes = (sqrt_lru as u64).min(lru_intermediates) + checkpoints;
         let ram = config.ram_budget.unwrap_or(self.machine.ram_available);
         let llc = self.machine.llc_bytes;
         let (mode, reason) = match config.mode {
@@ -257,7 +268,28 @@ impl Planner {
         } else {
             Vec::new()
         };
+        let mut warnings = Vec::new();
+        let lookback = G::STAGES
+            .iter()
+            .flat_map(|s| s.inputs)
+            .any(|e| e.offset > 0);
+        let stateful = G::STAGES.iter().any(|s| s.stateful);
+        if mode == Mode::Sqrt
+            && lookback
+            && stateful
+            && config.checkpoint_bytes == 0
+            && sqrt_lru == 0
+        {
+            // Each lookback onto a stateful stage's past, with nothing cached and no
+            // checkpoint to resume from, replays that stage from window 0.
+            let replays = u128::from(range.end) * u128::from(range.end) / 2;
+            warnings.push(format!(
+                "no LRU and no checkpoints with lookback onto stateful stages: each lookback replays from window 0, about {replays} stage evaluations for {} windows (quadratic); give the LRU a budget (Config::lru_bytes) or checkpoints (Config::checkpoint_bytes)",
+                range.end
+            ));
+        }
         Plan {
+            warnings,
             pipeline: G::NAME.to_string(),
             requested: config.mode,
             mode,
@@ -331,6 +363,9 @@ pub struct Plan {
     pub checkpointed_outputs: Vec<&'static str>,
     /// Why that mode.
     pub reason: String,
+    /// Problems of the configuration the plan runs into (empty when none), e.g. a
+    /// recomputation that grows with the square of the range.
+    pub warnings: Vec<String>,
 }
 
 impl fmt::Display for Plan {
@@ -372,6 +407,9 @@ impl fmt::Display for Plan {
                 "  checkpointed outputs (every k windows): {}",
                 self.checkpointed_outputs.join(", ")
             )?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning:     {w}")?;
         }
         write!(
             f,

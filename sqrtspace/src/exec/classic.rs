@@ -17,7 +17,15 @@ pub fn classic_column<G: Has<S>, S: Compute<G>>(
     {
         let slot = G::slot_mut(&mut ex.core.slots);
         slot.column_base = range.start;
-        slot.column = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
+        let len = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
+        let mut column = Vec::new();
+        column
+            .try_reserve_exact(len)
+            .map_err(|_| Error::OutOfMemory {
+                bytes: len.saturating_mul(std::mem::size_of::<S::Output>()),
+                what: "a classic-mode column",
+            })?;
+        slot.column = column;
     }
     for t in range {
         let out = if let Some(o) = G::slot(&ex.core.slots).cache.get(&t) {

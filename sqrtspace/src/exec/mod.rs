@@ -26,6 +26,7 @@ mod push;
 pub(crate) mod sqrt;
 
 pub use pipeline::Pipeline;
+pub use pull::Session;
 pub use push::StreamEnd;
 
 /// The run-time traits and analysis, also reachable here (their home is [`crate::graph`]).

@@ -16,7 +16,12 @@ use crate::stage::Stage;
 pub struct Pipeline<G: Graph> {
     pub(super) core: Core<G>,
     pub(super) input: InputBuffer<G::Sample>,
-    pub(super) bound: Option<(usize, usize)>,
+    /// Whether the slots hold what a [`Session`](super::Session) computed (push mode then
+    /// starts from empty caches).
+    pub(super) bound: bool,
+    /// Set while an evaluation runs: still set at the next call only if a stage panicked and
+    /// the caller caught the unwind, leaving the engine's state half updated.
+    pub(super) in_call: bool,
     pub(super) plan: Option<Plan>,
     pub(super) planner: Planner,
     /// Per-window output bytes of each stage, probed once per bound signal.
@@ -34,8 +39,12 @@ impl<G: Graph> Pipeline<G> {
     /// [`ConfigError::CheckpointBudgetTooSmall`]: crate::ConfigError::CheckpointBudgetTooSmall
     pub fn new(config: Config, params: G::Params) -> Result<Self, Error> {
         config.validate()?;
-        // Two checkpoints: the one a replay resumes from, and room for the next.
-        let needed = 2 * G::state_bytes();
+        // Two checkpoints: the one a replay resumes from, and room for the next, each charged
+        // with the ring's per-entry bytes (`ring_entry_overhead`, the state's inline size
+        // taken as at most its byte size).
+        let stateful = G::STAGES.iter().filter(|s| s.stateful).count();
+        let state = G::state_bytes();
+        let needed = 2 * (2 * state + stateful * crate::cache::ring_entry_overhead(0));
         if config.checkpoint_bytes != 0 && config.checkpoint_bytes < needed {
             return Err(crate::ConfigError::CheckpointBudgetTooSmall {
                 budget: config.checkpoint_bytes,
@@ -65,7 +74,8 @@ impl<G: Graph> Pipeline<G> {
                 config,
             },
             input: InputBuffer::default(),
-            bound: None,
+            bound: false,
+            in_call: false,
             plan: None,
             planner: Planner::from_machine(),
             probed: None,
@@ -150,15 +160,24 @@ impl<G: Graph> Pipeline<G> {
         self.core.column_bytes = 0;
         self.core.cursors.fill(0);
         self.input = InputBuffer::default();
-        self.bound = None;
+        self.bound = false;
+        self.in_call = false;
         self.probed = None;
     }
 
-    pub(super) fn bind(&mut self, signal: &[G::Sample]) {
-        let id = (signal.as_ptr() as usize, signal.len());
-        if self.bound != Some(id) {
-            self.reset();
-            self.bound = Some(id);
+    /// Runs one evaluation call; refuses with [`Error::Poisoned`] when an earlier call never
+    /// returned (a stage panicked and the unwind was caught): after that, only
+    /// [`reset`](Self::reset) (or a new [`Session`](super::Session)) makes the pipeline usable.
+    pub(super) fn guarded<R>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        if self.in_call {
+            return Err(Error::Poisoned);
         }
+        self.in_call = true;
+        let r = f(self);
+        self.in_call = false;
+        r
     }
 }

@@ -1,5 +1,7 @@
-//! The pull API: [`Pipeline::plan`], [`Pipeline::evaluate`] and
-//! [`Pipeline::evaluate_with`] over a borrowed signal, in the planned mode.
+//! The pull API over a borrowed signal: a [`Session`] ([`Pipeline::over`]) borrows the signal
+//! for as long as it keeps outputs, state and checkpoints computed from it, so the borrow
+//! checker (not the signal's address) guarantees that cached outputs belong to the signal;
+//! [`Pipeline::evaluate`] is a one-call session.
 
 use crate::config::{Config, Mode};
 use crate::error::Error;
@@ -10,8 +12,83 @@ use crate::graph::{needs, span, Compute, Exec, Frames, Graph, Has};
 use crate::plan::Plan;
 use std::ops::Range;
 
+/// Pull-mode evaluation of one signal: borrows the pipeline mutably and the signal immutably,
+/// and keeps the outputs, state and checkpoints computed from that signal for later calls on
+/// it (random access resumes from the nearest checkpoint). Made by [`Pipeline::over`], which
+/// starts from empty caches: a session can never see another signal's outputs, and the signal
+/// cannot change or be dropped while the session lives. Dereferences to the [`Pipeline`] for
+/// its counters, slots and last plan.
+///
+/// ```
+/// # use sqrtspace::{pipeline, stage, Config};
+/// # #[stage(inputs = [input])]
+/// # fn mean(f: &[f32]) -> f32 { f.iter().sum::<f32>() / f.len() as f32 }
+/// # pipeline! { pub struct Means { stages: [mean], output: mean } }
+/// let signal = vec![1.0f32; 4096];
+/// let mut p = Means::new(Config::default().with_window(64).with_hop(16), ())?;
+/// let mut s = p.over(&signal);
+/// let all = s.evaluate::<mean>(0..253)?;
+/// let again = s.evaluate::<mean>(100..110)?; // from the session's caches and checkpoints
+/// assert_eq!(&all[100..110], &again[..]);
+/// # Ok::<(), sqrtspace::Error>(())
+/// ```
+pub struct Session<'p, 's, G: Graph> {
+    pipeline: &'p mut Pipeline<G>,
+    signal: &'s [G::Sample],
+}
+
 impl<G: Graph> Pipeline<G> {
-    /// Plans the evaluation of `S` over `range` of `signal` without running it.
+    /// Starts pull-mode evaluation of `signal`: drops every output, state, checkpoint and
+    /// buffered push input held from before, and returns a [`Session`] that keeps what it
+    /// computes from `signal` until it is dropped.
+    pub fn over<'p, 's>(&'p mut self, signal: &'s [G::Sample]) -> Session<'p, 's, G> {
+        self.reset();
+        self.bound = true;
+        Session {
+            pipeline: self,
+            signal,
+        }
+    }
+
+    /// Evaluates stage `S` over windows `range` of `signal` in the configured mode and returns
+    /// its outputs, one per window (`range.len()` items): a one-call [`Session`]
+    /// (`self.over(signal).evaluate::<S>(range)`), so nothing computed before is reused. Use
+    /// [`over`](Self::over) to evaluate several ranges of one signal with shared caches.
+    ///
+    /// # Errors
+    /// [`Error::EmptyRange`], [`Error::RangeOutOfBounds`] (checked before anything is
+    /// allocated), or a stage's error.
+    pub fn evaluate<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+    ) -> Result<Vec<S::Output>, Error>
+    where
+        G: Has<S>,
+    {
+        self.over(signal).evaluate::<S>(range)
+    }
+
+    /// [`evaluate`](Self::evaluate), handing each output to `sink(t, output)` in window order
+    /// instead of collecting them (memory independent of the range in `sqrt` mode). When a
+    /// stage fails at window `t`, every window before `t` has reached `sink`.
+    ///
+    /// # Errors
+    /// As [`evaluate`](Self::evaluate).
+    pub fn evaluate_with<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+        sink: impl FnMut(u64, S::Output),
+    ) -> Result<(), Error>
+    where
+        G: Has<S>,
+    {
+        self.over(signal).evaluate_with::<S>(range, sink)
+    }
+
+    /// Plans the evaluation of `S` over `range` of `signal` without running it (a one-call
+    /// [`Session`]).
     ///
     /// # Errors
     /// Range errors, or whatever the probe's stage calls return.
@@ -23,7 +100,102 @@ impl<G: Graph> Pipeline<G> {
     where
         G: Has<S>,
     {
-        self.bind(signal);
+        self.over(signal).plan::<S>(range)
+    }
+}
+
+impl<G: Graph> Session<'_, '_, G> {
+    /// The signal this session evaluates.
+    #[must_use]
+    pub fn signal(&self) -> &[G::Sample] {
+        self.signal
+    }
+
+    /// Evaluates stage `S` over windows `range` of the session's signal in the configured
+    /// mode and returns its outputs, one per window (`range.len()` items). Outputs, state and
+    /// checkpoints stay in the session for later calls.
+    ///
+    /// # Errors
+    /// [`Error::EmptyRange`], [`Error::RangeOutOfBounds`] (checked before anything is
+    /// allocated), or a stage's error (use [`evaluate_with`](Self::evaluate_with) to receive
+    /// the outputs of the windows before it).
+    pub fn evaluate<S: Compute<G>>(&mut self, range: Range<u64>) -> Result<Vec<S::Output>, Error>
+    where
+        G: Has<S>,
+    {
+        self.pipeline.check_range(self.signal, &range)?;
+        let len = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        out.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
+            bytes: len.saturating_mul(std::mem::size_of::<S::Output>()),
+            what: "the outputs evaluate collects",
+        })?;
+        let signal = self.signal;
+        self.pipeline
+            .guarded(|p| p.evaluate_bound::<S>(signal, range, |_, o| out.push(o)))?;
+        Ok(out)
+    }
+
+    /// [`evaluate`](Self::evaluate), handing each output to `sink(t, output)` in window order
+    /// instead of collecting them (memory independent of the range in `sqrt` mode). When a
+    /// stage fails at window `t`, every window before `t` has reached `sink`, and the session
+    /// stays usable.
+    ///
+    /// # Errors
+    /// As [`evaluate`](Self::evaluate).
+    pub fn evaluate_with<S: Compute<G>>(
+        &mut self,
+        range: Range<u64>,
+        sink: impl FnMut(u64, S::Output),
+    ) -> Result<(), Error>
+    where
+        G: Has<S>,
+    {
+        let signal = self.signal;
+        self.pipeline
+            .guarded(|p| p.evaluate_bound::<S>(signal, range, sink))
+    }
+
+    /// Drops every output, state and checkpoint computed so far (the signal stays).
+    pub fn reset(&mut self) {
+        self.pipeline.reset();
+        self.pipeline.bound = true;
+    }
+
+    /// Resets the pipeline's counters to zero.
+    pub fn reset_counters(&mut self) {
+        self.pipeline.reset_counters();
+    }
+
+    /// Plans the evaluation of `S` over `range` without running it.
+    ///
+    /// # Errors
+    /// Range errors, or whatever the probe's stage calls return.
+    pub fn plan<S: Compute<G>>(&mut self, range: Range<u64>) -> Result<Plan, Error>
+    where
+        G: Has<S>,
+    {
+        let signal = self.signal;
+        self.pipeline.guarded(|p| p.plan_bound::<S>(signal, range))
+    }
+}
+
+impl<G: Graph> std::ops::Deref for Session<'_, '_, G> {
+    type Target = Pipeline<G>;
+    fn deref(&self) -> &Pipeline<G> {
+        self.pipeline
+    }
+}
+
+impl<G: Graph> Pipeline<G> {
+    fn plan_bound<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+    ) -> Result<Plan, Error>
+    where
+        G: Has<S>,
+    {
         let windows = self.check_range(signal, &range)?;
         // The probe below may advance stateful stages: it must save their checkpoints on the
         // same grid as the evaluation, or a later lookup finds none before the probed windows.
@@ -96,35 +268,7 @@ impl<G: Graph> Pipeline<G> {
         Ok(windows)
     }
 
-    /// Evaluates stage `S` over windows `range` of `signal` in the configured mode and returns
-    /// its outputs, one per window (`range.len()` items).
-    ///
-    /// Outputs, state and checkpoints of `signal` are kept for later calls on the same slice
-    /// (random access resumes from the nearest checkpoint); a different slice clears them.
-    /// Call [`reset`](Self::reset) after changing a signal in place.
-    ///
-    /// # Errors
-    /// [`Error::EmptyRange`], [`Error::RangeOutOfBounds`], or a stage's error.
-    pub fn evaluate<S: Compute<G>>(
-        &mut self,
-        signal: &[G::Sample],
-        range: Range<u64>,
-    ) -> Result<Vec<S::Output>, Error>
-    where
-        G: Has<S>,
-    {
-        let mut out =
-            Vec::with_capacity(usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(0));
-        self.evaluate_with::<S>(signal, range, |_, o| out.push(o))?;
-        Ok(out)
-    }
-
-    /// [`evaluate`](Self::evaluate), handing each output to `sink(t, output)` in window order
-    /// instead of collecting them (memory independent of the range in `sqrt` mode).
-    ///
-    /// # Errors
-    /// As [`evaluate`](Self::evaluate).
-    pub fn evaluate_with<S: Compute<G>>(
+    fn evaluate_bound<S: Compute<G>>(
         &mut self,
         signal: &[G::Sample],
         range: Range<u64>,
@@ -133,7 +277,7 @@ impl<G: Graph> Pipeline<G> {
     where
         G: Has<S>,
     {
-        let plan = self.plan::<S>(signal, range.clone())?;
+        let plan = self.plan_bound::<S>(signal, range.clone())?;
         let windows = self.core.config.windows_in(signal.len() as u64);
         self.core.k = plan.k;
         let mode = plan.mode;

@@ -37,7 +37,7 @@ impl<G: Graph> Pipeline<G> {
                 total: self.input.total,
             });
         }
-        if self.bound.is_some() {
+        if self.bound {
             self.reset();
         }
         let c = &self.core.config;
@@ -74,19 +74,53 @@ impl<G: Graph> Pipeline<G> {
     /// from the last pulled one up to `t` (exclusive), or up to the last complete window if
     /// fewer are available, and returns those outputs in order.
     ///
-    /// # Errors
-    /// A stage's error.
-    pub fn pull_until(&mut self, t: u64) -> Result<Vec<OutputOf<G>>, Error> {
-        let mut out = Vec::new();
-        self.pull_with(t, |_, o| out.push(o))?;
-        Ok(out)
-    }
-
-    /// [`pull_until`](Self::pull_until), handing each output to `sink(t, output)`.
+    /// When a stage fails at window `u`, the outputs of the windows before `u` are returned
+    /// (`Ok`), and the position stays at `u`: the next call fails at `u` with the stage's
+    /// error (nothing computed is lost, and the error is never skipped silently). The caller
+    /// then either stops (everything before `u` was delivered) or calls
+    /// [`skip_window`](Self::skip_window) to go on after `u`.
     ///
     /// # Errors
-    /// A stage's error.
-    pub fn pull_with(
+    /// A stage's error at the first window asked for ([`Error::Stage`] for a fallible stage).
+    pub fn pull_until(&mut self, t: u64) -> Result<Vec<OutputOf<G>>, Error> {
+        let mut out = Vec::new();
+        match self.pull_with(t, |_, o| out.push(o)) {
+            Err(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    /// Push mode: the next window [`pull_until`](Self::pull_until) or
+    /// [`pull_with`](Self::pull_with) evaluates.
+    #[must_use]
+    pub fn next_window(&self) -> u64 {
+        self.input.next_out
+    }
+
+    /// Push mode, after a stage failed at window [`next_window`](Self::next_window): gives up
+    /// that window's outputs and moves on to the next one. Later windows that need the failed
+    /// one again (a lookback onto it, or a stateful stage replaying through it) fail again
+    /// with the same error; windows that do not are evaluated as usual. Returns the window
+    /// skipped.
+    pub fn skip_window(&mut self) -> u64 {
+        let skipped = self.input.next_out;
+        if skipped < self.windows_available() {
+            self.input.next_out += 1;
+        }
+        skipped
+    }
+
+    /// [`pull_until`](Self::pull_until), handing each output to `sink(t, output)`. When a stage
+    /// fails at window `u`, every window before `u` has reached `sink`, and the position stays
+    /// at `u` (see [`skip_window`](Self::skip_window)).
+    ///
+    /// # Errors
+    /// A stage's error; [`Error::Poisoned`] after a stage panicked in an earlier call.
+    pub fn pull_with(&mut self, t: u64, sink: impl FnMut(u64, OutputOf<G>)) -> Result<(), Error> {
+        self.guarded(|p| p.pull_with_unguarded(t, sink))
+    }
+
+    fn pull_with_unguarded(
         &mut self,
         t: u64,
         mut sink: impl FnMut(u64, OutputOf<G>),
@@ -167,7 +201,15 @@ impl<G: Graph> Pipeline<G> {
                 }
             }
         }
-        let Core { ring, slots, .. } = &mut self.core;
+        let Core {
+            ring, lru, slots, ..
+        } = &mut self.core;
+        // Outputs before the lowest window still asked of their stage were emitted or consumed:
+        // nobody reads them again.
+        lru.drop_where(
+            |(s, t)| need[s].is_none_or(|u| t < u),
+            |(s, t)| G::evict_output(slots, s, t),
+        );
         ring.drop_where(
             |(s, t)| resume.iter().any(|&(rs, rt)| rs == s && t < rt),
             |(s, t)| G::evict_checkpoint(slots, s, t),
@@ -249,7 +291,10 @@ impl<G: Graph> Pipeline<G> {
         G::Sample: crate::source::RawSample,
     {
         let c = &self.core.config;
-        let chunk = (c.input_buffer_blocks * c.window / 2).max(1);
+        // Half the input buffer, at most 64 Ki samples: the read buffer is allocated up front,
+        // and a huge window must not make it huge (the input buffer itself grows only with
+        // the samples that arrive).
+        let chunk = (c.input_buffer_blocks * c.window / 2).clamp(1, 1 << 16);
         let mut source = crate::source::RawReader::<R, G::Sample>::new(reader, chunk);
         loop {
             match source.next_chunk() {

@@ -3,6 +3,7 @@
 //! and outputs into the checkpoint rings every k windows.
 
 use crate::bytes::ByteSize;
+use crate::cache::{lru_entry_overhead, ring_entry_overhead};
 use crate::error::Error;
 use crate::graph::{Compute, Core, Exec, Graph, Has, Held, OUTPUT_KEY};
 use crate::stage::Stage;
@@ -45,7 +46,7 @@ fn offer<G: Has<S>, S: Stage>(
     pins: u32,
 ) -> Held<S::Output> {
     let idx = <G as Has<S>>::INDEX;
-    let bytes = out.byte_size();
+    let bytes = out.byte_size() + lru_entry_overhead(std::mem::size_of::<S::Output>());
     let Core { lru, slots, .. } = core;
     if lru.admit((idx, t), bytes, pins, |(s, u)| G::evict_output(slots, s, u)) {
         G::slot_mut(slots).cache.insert(t, out);
@@ -158,7 +159,8 @@ fn save_output<G: Has<S>, S: Stage>(core: &mut Core<G>, t: u64, out: &S::Output)
     let Core {
         output_ring, slots, ..
     } = core;
-    if output_ring.admit((idx, t | OUTPUT_KEY), snapshot.byte_size(), |(s, u)| {
+    let bytes = snapshot.byte_size() + ring_entry_overhead(std::mem::size_of::<S::Output>());
+    if output_ring.admit((idx, t | OUTPUT_KEY), bytes, |(s, u)| {
         G::evict_checkpoint(slots, s, u)
     }) {
         G::slot_mut(slots).output_checkpoints.insert(t, snapshot);
@@ -189,7 +191,8 @@ fn checkpoint<G: Has<S>, S: Stage>(core: &mut Core<G>, cursor: u64, state: &S::S
     }
     let snapshot = state.clone();
     let Core { ring, slots, .. } = core;
-    if ring.admit((idx, cursor), snapshot.byte_size(), |(s, u)| {
+    let bytes = snapshot.byte_size() + ring_entry_overhead(std::mem::size_of::<S::State>());
+    if ring.admit((idx, cursor), bytes, |(s, u)| {
         G::evict_checkpoint(slots, s, u)
     }) {
         G::slot_mut(slots).checkpoints.insert(cursor, snapshot);
