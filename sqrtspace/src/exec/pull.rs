@@ -200,7 +200,7 @@ impl<G: Graph> Pipeline<G> {
         // The probe below may advance stateful stages: it must save their checkpoints on the
         // same grid as the evaluation, or a later lookup finds none before the probed windows.
         let c = &self.core.config;
-        self.core.k = self.planner.k_for(
+        self.core.k = Self::planner_mut(&mut self.planner).k_for(
             c,
             Some(windows),
             span::<G>(c.window, c.hop),
@@ -211,7 +211,7 @@ impl<G: Graph> Pipeline<G> {
             None => self.probe(signal, windows)?,
         };
         let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
-        let plan = self.planner.plan::<G>(
+        let plan = Self::planner_mut(&mut self.planner).plan::<G>(
             &self.core.config,
             &range,
             &need,
