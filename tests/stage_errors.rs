@@ -78,7 +78,7 @@ fn is_stage_error_at_5(e: &Error) -> bool {
 #[test]
 fn a_failing_stage_is_a_typed_error_after_every_earlier_output() {
     let s = signal();
-    for mode in [Mode::Sqrt, Mode::Classic] {
+    for mode in [Mode::Sqrt, Mode::Classic, Mode::Auto] {
         let mut p = Parse::new(config(mode), ()).unwrap();
         let mut session = p.over(&s);
         let mut got = Vec::new();
@@ -90,10 +90,13 @@ fn a_failing_stage_is_a_typed_error_after_every_earlier_output() {
             e.to_string(),
             "stage `parse` failed at window 5: negative sample -1"
         );
-        if mode == Mode::Sqrt {
-            // Depth-first: every window before the failing one reached the sink.
-            assert_eq!(got, (0..5).map(|t| (t, 2.0 * t as f32)).collect::<Vec<_>>());
-        }
+        // Every window before the failing one reached the sink (classic mode delivers them
+        // depth-first after its columns failed).
+        assert_eq!(
+            got,
+            (0..5).map(|t| (t, 2.0 * t as f32)).collect::<Vec<_>>(),
+            "{mode:?}"
+        );
         // The session goes on: windows after the failing one evaluate.
         let after = session.evaluate::<double>(6..20).unwrap();
         assert_eq!(after, (6..20).map(|t| 2.0 * t as f32).collect::<Vec<_>>());

@@ -294,7 +294,19 @@ impl<G: Graph> Pipeline<G> {
         };
         ex.core.begin();
         match mode {
-            Mode::Classic => run_classic::<G, S>(&mut ex, range, &mut sink)?,
+            Mode::Classic => match run_classic::<G, S>(&mut ex, range.clone(), &mut sink) {
+                Ok(()) => {}
+                // A stage failed while the columns were computed, so no output reached the
+                // sink: deliver the windows before the failure depth-first (the same error
+                // then stops it at the first window that needs the failing one).
+                Err(Error::Stage { .. }) => {
+                    for t in range {
+                        let o = fetch_owned::<G, S>(&mut ex, t)?;
+                        sink(t, o);
+                    }
+                }
+                Err(e) => return Err(e),
+            },
             _ => {
                 for t in range {
                     let o = fetch_owned::<G, S>(&mut ex, t)?;
