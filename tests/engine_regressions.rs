@@ -122,3 +122,26 @@ fn lru_re_admission_keeps_the_accounting() {
     }));
     assert_eq!((lru.len(), lru.bytes()), (1, 40));
 }
+
+/// Push mode keeps no output that nobody can read again: after pulling every window, the
+/// LRU holds only what the next window's lookback reads (the old engine kept every emitted
+/// window's outputs until the LRU budget evicted them).
+#[test]
+fn push_mode_keeps_no_output_nobody_can_read_again() {
+    let c = config().with_mode(Mode::Sqrt).with_lru_bytes(1 << 24);
+    let mut p = Steps::new(c, ()).unwrap();
+    let signal: Vec<f32> = (0..4000).map(|i| (i % 13) as f32).collect();
+    for chunk in signal.chunks(100) {
+        p.push_samples(chunk).unwrap();
+        p.pull_until(u64::MAX).unwrap();
+    }
+    let next = p.windows_available();
+    let stale: Vec<_> = p.lru().keys().filter(|&(_, t)| t + 1 < next).collect();
+    assert!(
+        stale.is_empty(),
+        "{} outputs before window {} are still cached, e.g. {:?}",
+        stale.len(),
+        next - 1,
+        &stale[..stale.len().min(3)]
+    );
+}
