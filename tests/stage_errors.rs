@@ -316,3 +316,14 @@ fn the_serde_feature_puts_no_bound_on_stage_state() {
         (1..=20).collect::<Vec<_>>()
     );
 }
+
+/// `?` on an I/O error works in a function returning `sqrtspace::Error` (a user's `main`).
+#[test]
+fn io_errors_convert_with_question_mark() {
+    fn open() -> Result<std::fs::File, Error> {
+        Ok(std::fs::File::open("/nonexistent/sqrtspace-input.raw")?)
+    }
+    let e = open().unwrap_err();
+    assert!(matches!(e, Error::Io(_)), "{e:?}");
+    assert!(e.to_string().starts_with("I/O error: "), "{e}");
+}
