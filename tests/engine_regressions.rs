@@ -117,7 +117,10 @@ fn stream_reader_with_a_huge_window_allocates_only_what_arrives() {
 fn lru_re_admission_keeps_the_accounting() {
     let mut lru = Lru::new(100);
     assert!(lru.admit((0, 0), 40, 0, |_| {}));
-    assert!(lru.admit((0, 0), 30, 0, |_| {}), "re-admission replaces the entry");
+    assert!(
+        lru.admit((0, 0), 30, 0, |_| {}),
+        "re-admission replaces the entry"
+    );
     assert_eq!((lru.len(), lru.bytes()), (1, 30));
 }
 

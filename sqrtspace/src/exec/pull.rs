@@ -167,6 +167,12 @@ impl<G: Graph> Session<'_, '_, G> {
         self.pipeline.reset_counters();
     }
 
+    /// Sets the executor mode for later evaluations in this session (what is cached stays
+    /// valid: outputs do not depend on the mode).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.pipeline.set_mode(mode);
+    }
+
     /// Plans the evaluation of `S` over `range` without running it.
     ///
     /// # Errors
