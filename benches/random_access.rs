@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::{bench_mode, human, median, ms, peak_rss, report_requested, time, Lcg};
 use criterion::Criterion;
-use sqrtspace::{pipeline, stage, Checkpoints, Config, Counters, Meter, Mode, Pipeline};
+use sqrtspace::{pipeline, stage, Checkpoints, Config, Counters, Meter, Mode, Pipeline, Session};
 
 /// Frame length and hop, samples.
 const WINDOW: usize = 4;
@@ -104,10 +104,14 @@ fn walk(
 
 /// A sqrt-mode pipeline with checkpoints every `k` windows, after one forward pass over
 /// `0..windows` that lays them.
-fn laid(signal: &[f32], windows: u64, k: u64) -> (Pipeline<Walk>, Duration, Vec<bool>) {
-    let mut p = walk(Mode::Sqrt, Checkpoints::Every(k), LRU, None);
+fn laid<'p, 's>(
+    pipe: &'p mut Pipeline<Walk>,
+    signal: &'s [f32],
+    windows: u64,
+) -> (Session<'p, 's, Walk>, Duration, Vec<bool>) {
+    let mut p = pipe.over(signal);
     let mut flags = Vec::with_capacity(windows as usize);
-    let (took, r) = time(|| p.evaluate_with::<flag>(signal, 0..windows, |_, f| flags.push(f)));
+    let (took, r) = time(|| p.evaluate_with::<flag>(0..windows, |_, f| flags.push(f)));
     r.expect("the chain cannot fail");
     (p, took, flags)
 }
@@ -118,7 +122,8 @@ fn laid(signal: &[f32], windows: u64, k: u64) -> (Pipeline<Walk>, Duration, Vec<
 fn bench_lookups(c: &mut Criterion) {
     let windows = if bench_mode() { WINDOWS } else { TEST_WINDOWS };
     let sig = signal(windows);
-    let (mut p, _, _) = laid(&sig, windows, windows.isqrt());
+    let mut pipe = walk(Mode::Sqrt, Checkpoints::Every(windows.isqrt()), LRU, None);
+    let (mut p, _, _) = laid(&mut pipe, &sig, windows);
     let ts = lookups(windows, LOOKUPS);
     let mut i = 0;
     let mut g = c.benchmark_group("random_access");
@@ -129,7 +134,7 @@ fn bench_lookups(c: &mut Criterion) {
         b.iter(|| {
             let t = ts[i % ts.len()];
             i += 1;
-            p.evaluate::<flag>(black_box(&sig), t..t + 1)
+            p.evaluate::<flag>(black_box(t..t + 1))
                 .expect("the chain cannot fail")
         });
     });
@@ -177,8 +182,7 @@ impl Lookups {
 }
 
 fn run_lookups(
-    p: &mut Pipeline<Walk>,
-    sig: &[f32],
+    p: &mut Session<'_, '_, Walk>,
     ts: &[u64],
     expect: Option<&[bool]>,
     reset_each: bool,
@@ -197,7 +201,7 @@ fn run_lookups(
             if reset_each {
                 p.reset();
             }
-            p.evaluate::<flag>(sig, t..t + 1)
+            p.evaluate::<flag>(t..t + 1)
         });
         let got = r.expect("the chain cannot fail");
         let after = p.counters();
@@ -248,7 +252,8 @@ fn report() {
         human(LRU as u64)
     );
     let m = Meter::start();
-    let (mut p, fwd, flags) = laid(&sig, windows, k);
+    let mut pipe = walk(Mode::Sqrt, Checkpoints::Every(k), LRU, None);
+    let (mut p, fwd, flags) = laid(&mut pipe, &sig, windows);
     let fwd_cpu = m.stop().cpu;
     let c = p.counters();
     println!(
@@ -261,7 +266,7 @@ fn report() {
         human(p.ring().high_water() as u64)
     );
     let m = Meter::start();
-    let a = run_lookups(&mut p, &sig, &ts, Some(&flags), false);
+    let a = run_lookups(&mut p, &ts, Some(&flags), false);
     let cpu_a = m.stop().cpu;
     let total_a: Duration = a.times.iter().sum();
     println!(
@@ -292,7 +297,7 @@ fn report() {
         .iter()
         .map(|&t| (t / k * k + 1).min(windows - 1))
         .collect();
-    let fixed = run_lookups(&mut p, &sig, &at_checkpoints, Some(&flags), false);
+    let fixed = run_lookups(&mut p, &at_checkpoints, Some(&flags), false);
     println!(
         "  the same {LOOKUPS} lookups moved to the window after their checkpoint (no replay): mean {} / median {} per lookup, max evaluations per stage {:?}",
         us(fixed.mean()),
@@ -307,7 +312,8 @@ fn report() {
         human(p.ring().high_water() as u64),
         human(peak_rss())
     );
-    drop(p);
+    // The session and its pipeline (with the forward pass's caches) end here.
+    drop(pipe);
 
     // (b) no checkpoints: each lookup replays its stateful stages from window 0. Measured
     // twice: with `reset()` before each lookup (a true replay from 0), and as the engine runs
@@ -323,15 +329,10 @@ fn report() {
             "one series, no reset: a later window continues from the previous lookup's position",
         ),
     ] {
-        let mut p = walk(Mode::Sqrt, Checkpoints::Every(k), LRU, Some(0));
+        let mut pipe = walk(Mode::Sqrt, Checkpoints::Every(k), LRU, Some(0));
+        let mut p = pipe.over(&sig);
         let m = Meter::start();
-        let b = run_lookups(
-            &mut p,
-            &sig,
-            &ts[..REPLAY_LOOKUPS],
-            Some(&flags),
-            reset_each,
-        );
+        let b = run_lookups(&mut p, &ts[..REPLAY_LOOKUPS], Some(&flags), reset_each);
         let cpu_b = m.stop().cpu;
         let total_b: Duration = b.times.iter().sum();
         let replayed_b = b.total_replayed.iter().sum::<u64>() as f64 / REPLAY_LOOKUPS as f64;
@@ -399,12 +400,13 @@ fn report() {
         let ts = lookups(t, LOOKUPS);
         let k = t.isqrt() + u64::from(t.isqrt() * t.isqrt() < t);
         let sqrt_run = |checkpoints: Checkpoints, lru: usize| {
-            let mut p = walk(Mode::Sqrt, checkpoints, lru, None);
-            p.evaluate_with::<flag>(s, 0..t, |_, f| {
+            let mut pipe = walk(Mode::Sqrt, checkpoints, lru, None);
+            let mut p = pipe.over(s);
+            p.evaluate_with::<flag>(0..t, |_, f| {
                 black_box(f);
             })
             .expect("the chain cannot fail");
-            run_lookups(&mut p, s, &ts, None, false);
+            run_lookups(&mut p, &ts, None, false);
             let c = p.counters();
             (
                 c.live_bytes_high_water,

@@ -1,40 +1,57 @@
 //! The byte-bounded LRU over all stages' outputs and the byte-bounded checkpoint ring.
 //!
 //! Both hold only *keys* `(stage index, window)` and byte counts; the values live typed in each
-//! stage's [`Slot`](crate::exec::Slot), and the pipeline's generated dispatch removes them on
+//! stage's [`Slot`](crate::graph::Slot), and the pipeline's generated dispatch removes them on
 //! eviction. One budget is shared by all stages.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A multiplicative hasher for the engine's own integer keys (stage index, window index). The
-/// keys are not attacker-controlled, so SipHash's flooding protection buys nothing here; this is
-/// the FxHash mixing step of rustc (`rustc-hash`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct IndexHasher(u64);
-
-impl Hasher for IndexHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// The hasher of the engine's own integer keys (stage index, window index): `rustc-hash`'s
+/// FxHasher. The keys are not attacker-controlled, so SipHash's flooding protection buys
+/// nothing here.
+pub type IndexHasher = rustc_hash::FxHasher;
 
 /// A `HashMap` keyed by engine indices, hashed with [`IndexHasher`].
-pub type IndexMap<K, V> = HashMap<K, V, BuildHasherDefault<IndexHasher>>;
+pub type IndexMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A cache key: stage index in the pipeline and window index `t`.
 pub type Key = (usize, u64);
+
+/// Bytes a hash table spends per entry of `bucket` bytes: the bucket and its control byte at
+/// the table's lowest fill (a `hashbrown` table holds at most 7/8 of its power-of-two
+/// capacity and doubles when full, so just after growing it is 7/16 full: `(b + 1) * 16 / 7`).
+const fn table_entry_bytes(bucket: usize) -> usize {
+    (bucket + 1) * 16 / 7
+}
+
+/// Bytes the engine spends per LRU entry besides the value itself ([`ByteSize::byte_size`]
+/// of the output, whose inline size `inline` is `size_of` of the output type): the LRU's
+/// list node (in a `Vec` that may be half empty after growing), its index entry `Key ->
+/// node`, and the stage slot's map entry `window -> output`, each at its worst fill. For an
+/// `f32` output that is 192 bytes, 48 times the value: a byte budget that ignored it would
+/// hold 48 times more memory than it says.
+///
+/// [`ByteSize::byte_size`]: crate::ByteSize::byte_size
+#[must_use]
+pub const fn lru_entry_overhead(inline: usize) -> usize {
+    let node = 2 * std::mem::size_of::<Node>();
+    let index = table_entry_bytes(std::mem::size_of::<(Key, usize)>());
+    // `(u64, O)`: the window index and the output, padded to the output's alignment (at most
+    // 8 for the types the engine sees; rounded up to a multiple of 8).
+    let slot = table_entry_bytes(8 + inline.div_ceil(8) * 8) - inline;
+    node + index + slot
+}
+
+/// Bytes the engine spends per checkpoint besides the snapshot itself: the ring's entry (in
+/// a `VecDeque` that may be half empty) and the stage slot's `BTreeMap` entry `window ->
+/// snapshot` (B-tree nodes of 11 entries, at least half full: at most twice the entry, plus
+/// the node header per 5.5 entries), for a snapshot of inline size `inline`.
+#[must_use]
+pub const fn ring_entry_overhead(inline: usize) -> usize {
+    let order = 2 * std::mem::size_of::<(Key, usize, bool)>();
+    let map = 2 * (8 + inline) - inline + 24;
+    order + map
+}
 
 const NIL: usize = usize::MAX;
 
@@ -196,8 +213,15 @@ impl Lru {
     /// entries (reported to `evict`) until it fits. Returns `false`, holding nothing new, when
     /// it cannot fit even after evicting every unpinned entry. A new entry starts with `pins`
     /// pins.
+    ///
+    /// Admitting a key that is already held replaces it: its old bytes are released first and
+    /// its pins are kept (plus `pins`), in release builds as in debug builds.
     pub fn admit(&mut self, key: Key, bytes: usize, pins: u32, mut evict: impl FnMut(Key)) -> bool {
-        debug_assert!(!self.index.contains_key(&key));
+        let mut pins = pins;
+        if let Some(&n) = self.index.get(&key) {
+            pins = pins.saturating_add(self.nodes[n].pins);
+            self.remove_node(n);
+        }
         if bytes > self.budget {
             return false;
         }
@@ -239,6 +263,21 @@ impl Lru {
         let b = self.nodes[n].bytes;
         self.remove_node(n);
         Some(b)
+    }
+
+    /// Forgets the unpinned entries for which `dead(key)` holds (reported to `evict`, not
+    /// counted as evictions: nobody can read them again). O(entries held).
+    pub fn drop_where(&mut self, mut dead: impl FnMut(Key) -> bool, mut evict: impl FnMut(Key)) {
+        let mut cur = self.tail;
+        while cur != NIL {
+            let prev = self.nodes[cur].prev;
+            let k = self.nodes[cur].key;
+            if self.nodes[cur].pins == 0 && dead(k) {
+                self.remove_node(cur);
+                evict(k);
+            }
+            cur = prev;
+        }
     }
 
     /// Forgets everything (the caller drops the values).
@@ -345,7 +384,16 @@ impl Ring {
 
     /// Admits a checkpoint, evicting the oldest unprotected ones (reported to `evict`) until it
     /// fits. Returns `false`, evicting nothing, when it cannot fit beside the protected ones.
+    ///
+    /// Admitting a key that is already held replaces it (its old bytes are released first).
     pub fn admit(&mut self, key: Key, bytes: usize, mut evict: impl FnMut(Key)) -> bool {
+        if let Some(i) = self.order.iter().position(|e| e.0 == key) {
+            let (_, b, p) = self.order.remove(i).expect("in range");
+            self.bytes -= b;
+            if p {
+                self.protected -= b;
+            }
+        }
         if self.protected + bytes > self.budget {
             self.refusals += 1;
             return false;
@@ -448,6 +496,25 @@ mod tests {
         );
         assert_eq!(lru.bytes(), 40);
         assert_eq!(lru.keys().collect::<Vec<_>>(), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn re_admitting_a_held_key_replaces_it() {
+        let mut lru = Lru::new(100);
+        assert!(lru.admit((0, 0), 40, 1, |_| unreachable!()));
+        assert!(lru.admit((0, 0), 30, 0, |_| unreachable!()));
+        assert_eq!((lru.len(), lru.bytes()), (1, 30));
+        // The pin survives the replacement: the entry cannot be evicted.
+        assert!(!lru.admit((0, 1), 80, 0, |_| unreachable!()));
+        lru.unpin((0, 0));
+        let mut gone = Vec::new();
+        assert!(lru.admit((0, 1), 80, 0, |k| gone.push(k)));
+        assert_eq!((gone, lru.bytes()), (vec![(0, 0)], 80));
+
+        let mut ring = Ring::new(10);
+        assert!(ring.admit((0, 4), 4, |_| unreachable!()));
+        assert!(ring.admit((0, 4), 6, |_| unreachable!()));
+        assert_eq!((ring.len(), ring.bytes()), (1, 6));
     }
 
     #[test]

@@ -57,6 +57,15 @@ pub enum Checkpoints {
 /// The checkpoint interval used when the stream length is unknown (the spec's default, 16).
 pub const DEFAULT_K: u64 = 16;
 
+/// The most samples the push-mode input buffer may hold (`input_buffer_blocks x window`):
+/// 2^40 (`usize::MAX / 8` on 32-bit targets), a limit far above any machine's memory that keeps the products computed from it
+/// (bytes, sample positions) from overflowing.
+pub const MAX_INPUT_BUFFER_SAMPLES: usize = if usize::BITS >= 64 {
+    (1u64 << 40) as usize
+} else {
+    usize::MAX / 8
+};
+
 /// Engine configuration. Build with [`Config::default`] and the `with_*` setters, then
 /// [`validate`](Config::validate) (the pipeline constructors validate for you).
 ///
@@ -183,6 +192,17 @@ impl Config {
         }
         if self.input_buffer_blocks == 0 {
             return Err(ConfigError::ZeroInputBuffer);
+        }
+        if self
+            .input_buffer_blocks
+            .checked_mul(self.window)
+            .is_none_or(|s| s > MAX_INPUT_BUFFER_SAMPLES)
+        {
+            return Err(ConfigError::InputBufferTooLarge {
+                blocks: self.input_buffer_blocks,
+                window: self.window,
+                max: MAX_INPUT_BUFFER_SAMPLES,
+            });
         }
         if self.max_workers == 0 {
             return Err(ConfigError::ZeroWorkers);

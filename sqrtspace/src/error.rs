@@ -26,6 +26,17 @@ pub enum ConfigError {
     /// `input_buffer_blocks` was 0.
     #[error("input_buffer_blocks must be at least 1 window; it bounds how many unprocessed windows push_samples buffers")]
     ZeroInputBuffer,
+    /// `input_buffer_blocks x window` overflows or exceeds
+    /// [`MAX_INPUT_BUFFER_SAMPLES`](crate::config::MAX_INPUT_BUFFER_SAMPLES).
+    #[error("input_buffer_blocks x window ({blocks} x {window} samples) is over the limit of {max} samples; lower Config::input_buffer_blocks or the window")]
+    InputBufferTooLarge {
+        /// The configured `input_buffer_blocks`.
+        blocks: usize,
+        /// The configured window in samples.
+        window: usize,
+        /// The limit in samples.
+        max: usize,
+    },
     /// `max_workers` was 0.
     #[error("max_workers must be at least 1")]
     ZeroWorkers,
@@ -120,14 +131,33 @@ pub enum Error {
         /// Bytes per sample of the expected type.
         sample_bytes: usize,
     },
-    /// A stage returned an error of its own.
-    #[error("stage `{stage}` failed at window {t}: {message}")]
+    /// A stage returned an error of its own (a stage function returning `Result<T, E>`). The
+    /// outputs of every window before `window` were delivered; see `#[stage]` for what the
+    /// pipeline does next.
+    #[error("stage `{stage}` failed at window {window}: {source}")]
     Stage {
         /// Stage name.
         stage: &'static str,
         /// Window index.
-        t: u64,
-        /// The stage's message.
-        message: String,
+        window: u64,
+        /// The stage's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// Memory for a result or a classic-mode column could not be reserved.
+    #[error("out of memory: could not reserve {bytes} bytes for {what}; evaluate a shorter range, use Mode::Sqrt (memory independent of the range), or a sink (evaluate_with) instead of collecting")]
+    OutOfMemory {
+        /// Bytes asked for.
+        bytes: usize,
+        /// What they were for.
+        what: &'static str,
+    },
+    /// An I/O error of the caller's own (opening a file, ...), so that `?` works in a `main`
+    /// returning `Result<(), sqrtspace::Error>`.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stage panicked during an earlier call: the engine's state may be half updated, so the
+    /// pipeline refuses further work until [`Pipeline::reset`](crate::Pipeline::reset).
+    #[error("the pipeline is poisoned: a stage panicked during an earlier call; call reset() (or build a new pipeline) before using it again")]
+    Poisoned,
 }

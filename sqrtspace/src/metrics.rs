@@ -4,8 +4,8 @@
 //! figures the platform lacks. No `unsafe` code: `nix` wraps the system calls.
 
 use crate::config::Mode;
-use crate::plan::human;
 use crate::stage::StageMeta;
+use crate::units::human;
 use std::fmt;
 use std::time::{Duration, Instant};
 

@@ -193,13 +193,13 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
 
             fn evict_output(slots: &mut #slots, stage: usize, t: u64) {
                 match stage {
-                    #(#idx => slots.#fields.__evict_output(t),)*
+                    #(#idx => #p::evict_output(&mut slots.#fields, t),)*
                     _ => {}
                 }
             }
             fn evict_checkpoint(slots: &mut #slots, stage: usize, t: u64) {
                 match stage {
-                    #(#idx => slots.#fields.__evict_checkpoint(t),)*
+                    #(#idx => #p::evict_checkpoint(&mut slots.#fields, t),)*
                     _ => {}
                 }
             }
@@ -214,10 +214,10 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
                 }
             }
             fn clear_columns(slots: &mut #slots) {
-                #(slots.#fields.__clear_column();)*
+                #(#p::clear_column(&mut slots.#fields);)*
             }
             fn clear_all(slots: &mut #slots) {
-                #(slots.#fields.__clear_all();)*
+                #(#p::clear_slot(&mut slots.#fields);)*
             }
             fn state_bytes() -> usize {
                 // Generic, so that a state type that is not `ByteSize` is reported once, at

@@ -11,7 +11,10 @@ use syn::spanned::Spanned;
 pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let name = &func.sig.ident;
     let name_str = name.to_string();
-    let output = &m.output;
+    let (output, fallible) = match fallible_output(&m.output) {
+        Some(t) => (t, true),
+        None => (&m.output, false),
+    };
     let cost = m.cost;
     let p = quote!(::sqrtspace::__private);
     let stateful = m.state.is_some();
@@ -214,6 +217,12 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     });
     let state_param = if stateful { quote!(__state) } else { quote!(_) };
 
+    // A fallible stage's `Err(e)` becomes `Error::Stage { stage, window, source: e }`.
+    let finish = if fallible {
+        quote!(#p::stage_result(__out, #name_str, __t))
+    } else {
+        quote!(#p::Result::Ok(__out))
+    };
     let marker = marker(func);
     quote! {
         #func
@@ -257,10 +266,30 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                     #name(#(#call_args),*)
                 };
                 #(#releases)*
-                #p::Result::Ok(__out)
+                #finish
             }
         }
     }
+}
+
+/// `T` when `ty` is written `Result<T, E>` (any path ending in `Result` with two type
+/// arguments): the stage is fallible, its output type is `T`, and an `Err` stops the
+/// evaluation with `sqrtspace::Error::Stage`.
+fn fallible_output(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    let (ok, _err) = (types.next()?, types.next()?);
+    types.next().is_none().then_some(ok)
 }
 
 /// The hidden marker struct that shares the function's name, and its inherent id.

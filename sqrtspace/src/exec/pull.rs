@@ -1,0 +1,364 @@
+//! The pull API over a borrowed signal: a [`Session`] ([`Pipeline::over`]) borrows the signal
+//! for as long as it keeps outputs, state and checkpoints computed from it, so the borrow
+//! checker (not the signal's address) guarantees that cached outputs belong to the signal;
+//! [`Pipeline::evaluate`] is a one-call session.
+
+use crate::config::{Config, Mode};
+use crate::error::Error;
+use crate::exec::classic::run_classic;
+use crate::exec::pipeline::Pipeline;
+use crate::exec::sqrt::fetch_owned;
+use crate::graph::{needs, span, Compute, Exec, Frames, Graph, Has};
+use crate::plan::Plan;
+use std::ops::Range;
+
+/// Pull-mode evaluation of one signal: borrows the pipeline mutably and the signal immutably,
+/// and keeps the outputs, state and checkpoints computed from that signal for later calls on
+/// it (random access resumes from the nearest checkpoint). Made by [`Pipeline::over`], which
+/// starts from empty caches: a session can never see another signal's outputs, and the signal
+/// cannot change or be dropped while the session lives. Dereferences to the [`Pipeline`] for
+/// its counters, slots and last plan.
+///
+/// ```
+/// # use sqrtspace::{pipeline, stage, Config};
+/// # #[stage(inputs = [input])]
+/// # fn mean(f: &[f32]) -> f32 { f.iter().sum::<f32>() / f.len() as f32 }
+/// # pipeline! { pub struct Means { stages: [mean], output: mean } }
+/// let signal = vec![1.0f32; 4096];
+/// let mut p = Means::new(Config::default().with_window(64).with_hop(16), ())?;
+/// let mut s = p.over(&signal);
+/// let all = s.evaluate::<mean>(0..253)?;
+/// let again = s.evaluate::<mean>(100..110)?; // from the session's caches and checkpoints
+/// assert_eq!(&all[100..110], &again[..]);
+/// # Ok::<(), sqrtspace::Error>(())
+/// ```
+pub struct Session<'p, 's, G: Graph> {
+    pipeline: &'p mut Pipeline<G>,
+    signal: &'s [G::Sample],
+}
+
+impl<G: Graph> Pipeline<G> {
+    /// Starts pull-mode evaluation of `signal`: drops every output, state, checkpoint and
+    /// buffered push input held from before, and returns a [`Session`] that keeps what it
+    /// computes from `signal` until it is dropped.
+    pub fn over<'p, 's>(&'p mut self, signal: &'s [G::Sample]) -> Session<'p, 's, G> {
+        self.reset();
+        self.bound = true;
+        Session {
+            pipeline: self,
+            signal,
+        }
+    }
+
+    /// Evaluates stage `S` over windows `range` of `signal` in the configured mode and returns
+    /// its outputs, one per window (`range.len()` items): a one-call [`Session`]
+    /// (`self.over(signal).evaluate::<S>(range)`), so nothing computed before is reused. Use
+    /// [`over`](Self::over) to evaluate several ranges of one signal with shared caches.
+    ///
+    /// # Errors
+    /// [`Error::EmptyRange`], [`Error::RangeOutOfBounds`] (checked before anything is
+    /// allocated), or a stage's error.
+    pub fn evaluate<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+    ) -> Result<Vec<S::Output>, Error>
+    where
+        G: Has<S>,
+    {
+        self.over(signal).evaluate::<S>(range)
+    }
+
+    /// [`evaluate`](Self::evaluate), handing each output to `sink(t, output)` in window order
+    /// instead of collecting them (memory independent of the range in `sqrt` mode). When a
+    /// stage fails at window `t`, every window before `t` has reached `sink`.
+    ///
+    /// # Errors
+    /// As [`evaluate`](Self::evaluate).
+    pub fn evaluate_with<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+        sink: impl FnMut(u64, S::Output),
+    ) -> Result<(), Error>
+    where
+        G: Has<S>,
+    {
+        self.over(signal).evaluate_with::<S>(range, sink)
+    }
+
+    /// Plans the evaluation of `S` over `range` of `signal` without running it (a one-call
+    /// [`Session`]).
+    ///
+    /// # Errors
+    /// Range errors, or whatever the probe's stage calls return.
+    pub fn plan<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+    ) -> Result<Plan, Error>
+    where
+        G: Has<S>,
+    {
+        self.over(signal).plan::<S>(range)
+    }
+}
+
+impl<G: Graph> Session<'_, '_, G> {
+    /// The signal this session evaluates.
+    #[must_use]
+    pub fn signal(&self) -> &[G::Sample] {
+        self.signal
+    }
+
+    /// Evaluates stage `S` over windows `range` of the session's signal in the configured
+    /// mode and returns its outputs, one per window (`range.len()` items). Outputs, state and
+    /// checkpoints stay in the session for later calls.
+    ///
+    /// # Errors
+    /// [`Error::EmptyRange`], [`Error::RangeOutOfBounds`] (checked before anything is
+    /// allocated), or a stage's error (use [`evaluate_with`](Self::evaluate_with) to receive
+    /// the outputs of the windows before it).
+    pub fn evaluate<S: Compute<G>>(&mut self, range: Range<u64>) -> Result<Vec<S::Output>, Error>
+    where
+        G: Has<S>,
+    {
+        self.pipeline.check_range(self.signal, &range)?;
+        let len = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        out.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
+            bytes: len.saturating_mul(std::mem::size_of::<S::Output>()),
+            what: "the outputs evaluate collects",
+        })?;
+        let signal = self.signal;
+        self.pipeline
+            .guarded(|p| p.evaluate_bound::<S>(signal, range, |_, o| out.push(o)))?;
+        Ok(out)
+    }
+
+    /// [`evaluate`](Self::evaluate), handing each output to `sink(t, output)` in window order
+    /// instead of collecting them (memory independent of the range in `sqrt` mode). When a
+    /// stage fails at window `t`, every window before `t` has reached `sink`, and the session
+    /// stays usable.
+    ///
+    /// # Errors
+    /// As [`evaluate`](Self::evaluate).
+    pub fn evaluate_with<S: Compute<G>>(
+        &mut self,
+        range: Range<u64>,
+        sink: impl FnMut(u64, S::Output),
+    ) -> Result<(), Error>
+    where
+        G: Has<S>,
+    {
+        let signal = self.signal;
+        self.pipeline
+            .guarded(|p| p.evaluate_bound::<S>(signal, range, sink))
+    }
+
+    /// Drops every output, state and checkpoint computed so far (the signal stays).
+    pub fn reset(&mut self) {
+        self.pipeline.reset();
+        self.pipeline.bound = true;
+    }
+
+    /// Resets the pipeline's counters to zero.
+    pub fn reset_counters(&mut self) {
+        self.pipeline.reset_counters();
+    }
+
+    /// Sets the executor mode for later evaluations in this session (what is cached stays
+    /// valid: outputs do not depend on the mode).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.pipeline.set_mode(mode);
+    }
+
+    /// Plans the evaluation of `S` over `range` without running it.
+    ///
+    /// # Errors
+    /// Range errors, or whatever the probe's stage calls return.
+    pub fn plan<S: Compute<G>>(&mut self, range: Range<u64>) -> Result<Plan, Error>
+    where
+        G: Has<S>,
+    {
+        let signal = self.signal;
+        self.pipeline.guarded(|p| p.plan_bound::<S>(signal, range))
+    }
+}
+
+impl<G: Graph> std::ops::Deref for Session<'_, '_, G> {
+    type Target = Pipeline<G>;
+    fn deref(&self) -> &Pipeline<G> {
+        self.pipeline
+    }
+}
+
+impl<G: Graph> Pipeline<G> {
+    /// Output bytes per window of each stage, in [`Graph::STAGES`] order: the largest
+    /// [`ByteSize`](crate::ByteSize) of its output over the first (up to) 4 windows of `signal`,
+    /// by the same probe [`plan`](Self::plan) runs. For planning before the signal exists
+    /// (from a file header, say), probe a few windows of a representative signal, such as
+    /// silence when output sizes do not depend on the content.
+    ///
+    /// Leaves nothing behind: cached outputs, checkpoints and state are dropped afterwards, as
+    /// when a new signal is bound (the counters keep the probe's evaluations).
+    ///
+    /// # Errors
+    /// [`Error::RangeOutOfBounds`] when `signal` holds no complete window; whatever the stage
+    /// calls return.
+    pub fn probe_output_bytes(&mut self, signal: &[G::Sample]) -> Result<Vec<usize>, Error> {
+        self.reset();
+        let windows = self.check_range(signal, &(0..1))?;
+        // Checkpoints the probe saves follow the grid an evaluation of `signal` would use.
+        let c = &self.core.config;
+        self.core.k = Self::planner_mut(&mut self.planner).k_for(
+            c,
+            Some(windows),
+            span::<G>(c.window, c.hop),
+            G::state_bytes(),
+        );
+        let probed = self.guarded(|p| p.probe(signal, windows));
+        self.reset();
+        probed
+    }
+
+    fn plan_bound<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+    ) -> Result<Plan, Error>
+    where
+        G: Has<S>,
+    {
+        let windows = self.check_range(signal, &range)?;
+        // The probe below may advance stateful stages: it must save their checkpoints on the
+        // same grid as the evaluation, or a later lookup finds none before the probed windows.
+        let c = &self.core.config;
+        self.core.k = Self::planner_mut(&mut self.planner).k_for(
+            c,
+            Some(windows),
+            span::<G>(c.window, c.hop),
+            G::state_bytes(),
+        );
+        let per_window = match self.probed.take() {
+            Some(p) => p,
+            None => self.probe(signal, windows)?,
+        };
+        let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
+        let plan = Self::planner_mut(&mut self.planner).plan::<G>(
+            &self.core.config,
+            &range,
+            &need,
+            &per_window,
+            G::state_bytes(),
+            signal.len(),
+        );
+        self.probed = Some(per_window);
+        Ok(plan)
+    }
+
+    /// Output bytes per window of each stage: the largest over the first (up to) 4 windows.
+    fn probe(&mut self, signal: &[G::Sample], windows: u64) -> Result<Vec<usize>, Error> {
+        let n = G::STAGES.len();
+        let mut bytes = vec![0usize; n];
+        let mut per_window = vec![0usize; n];
+        let cfg = self.core_cfg();
+        for t in 0..windows.min(4) {
+            let mut ex = Exec {
+                core: &mut self.core,
+                frames: whole(signal, windows, &cfg),
+            };
+            ex.core.begin();
+            G::probe(&mut ex, t, &mut bytes)?;
+            ex.core.end();
+            for (p, b) in per_window.iter_mut().zip(&bytes) {
+                *p = (*p).max(*b);
+            }
+        }
+        Ok(per_window)
+    }
+
+    fn core_cfg(&self) -> Config {
+        self.core.config.clone()
+    }
+
+    fn check_range(&self, signal: &[G::Sample], range: &Range<u64>) -> Result<u64, Error> {
+        if range.start >= range.end {
+            return Err(Error::EmptyRange {
+                start: range.start,
+                end: range.end,
+            });
+        }
+        let c = &self.core.config;
+        let windows = c.windows_in(signal.len() as u64);
+        if range.end > windows {
+            return Err(Error::RangeOutOfBounds {
+                requested: range.clone(),
+                available: windows,
+                window: c.window,
+                hop: c.hop,
+            });
+        }
+        Ok(windows)
+    }
+
+    fn evaluate_bound<S: Compute<G>>(
+        &mut self,
+        signal: &[G::Sample],
+        range: Range<u64>,
+        mut sink: impl FnMut(u64, S::Output),
+    ) -> Result<(), Error>
+    where
+        G: Has<S>,
+    {
+        let plan = self.plan_bound::<S>(signal, range.clone())?;
+        let windows = self.core.config.windows_in(signal.len() as u64);
+        self.core.k = plan.k;
+        let mode = plan.mode;
+        self.core.set_lru_budget(plan.lru_bytes);
+        self.core.save_output = G::STAGES
+            .iter()
+            .map(|s| plan.checkpointed_outputs.contains(&s.name))
+            .collect();
+        self.plan = Some(plan);
+        let cfg = self.core_cfg();
+        let mut ex = Exec {
+            core: &mut self.core,
+            frames: whole(signal, windows, &cfg),
+        };
+        ex.core.begin();
+        match mode {
+            Mode::Classic => match run_classic::<G, S>(&mut ex, range.clone(), &mut sink) {
+                Ok(()) => {}
+                // A stage failed while the columns were computed, so no output reached the
+                // sink: deliver the windows before the failure depth-first (the same error
+                // then stops it at the first window that needs the failing one).
+                Err(Error::Stage { .. }) => {
+                    for t in range {
+                        let o = fetch_owned::<G, S>(&mut ex, t)?;
+                        sink(t, o);
+                    }
+                }
+                Err(e) => return Err(e),
+            },
+            _ => {
+                for t in range {
+                    let o = fetch_owned::<G, S>(&mut ex, t)?;
+                    sink(t, o);
+                }
+            }
+        }
+        ex.core.end();
+        Ok(())
+    }
+}
+
+fn whole<'a, T>(signal: &'a [T], windows: u64, c: &Config) -> Frames<'a, T> {
+    Frames {
+        samples: signal,
+        first: 0,
+        windows,
+        window: c.window,
+        hop: c.hop,
+    }
+}
