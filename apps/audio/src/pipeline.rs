@@ -761,6 +761,14 @@ impl AudioJob {
     /// Decoder errors when opening, [`AudioError::Engine`] for an invalid configuration, and
     /// the band errors of [`AudioParams::check`].
     pub fn open(&self) -> Result<(AudioReader, AudioParams), AudioError> {
+        // The job's own limit first: it names the option to change, where the engine's
+        // overflow checks would only say which product is too large.
+        if self.config.window > MAX_WINDOW {
+            return Err(AudioError::WindowTooLarge {
+                window: self.config.window as u64,
+                max: MAX_WINDOW,
+            });
+        }
         self.config.validate().map_err(sqrtspace::Error::from)?;
         let reader = AudioReader::with_repeat(&self.input, self.repeat)?;
         let params = AudioParams {
