@@ -83,6 +83,7 @@ pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod metrics;
+pub mod parallel;
 pub mod plan;
 pub mod source;
 pub mod stage;

@@ -1,0 +1,552 @@
+//! Parallel evaluation: the pure prefix of the graph computed ahead in batches on worker
+//! threads, the rest evaluated in window order on the calling thread.
+//!
+//! # Design
+//!
+//! A stage's output at window `t` depends only on its inputs when it is *pure* and nothing
+//! upstream of it carries state: such a stage (the *pure prefix*) can be computed for any
+//! window on any thread, in any order, and gives the same bits. Stateful stages, and every
+//! stage downstream of one, must see the windows in order. So with `w` workers:
+//!
+//! 1. the *boundary* stages (stages of the prefix that the sequential part or the caller
+//!    reads) are computed ahead for a batch of windows `[t, t + batch)`, split into `w`
+//!    contiguous chunks, one per thread (the calling thread takes the first). Each thread has
+//!    its own engine state (typed slots, an LRU, counters: nothing shared but the frames, the
+//!    parameters and the configuration), so workers never lock;
+//! 2. the calling thread then evaluates windows in order exactly as with one worker: a fetch
+//!    of a boundary stage takes its output from the batch instead of computing it, and the
+//!    first fetch that finds no output there starts the next batch at that window (demand
+//!    driven: replays from checkpoints, lookbacks and the classic mode's columns all go
+//!    through the same path);
+//! 3. outputs reach the sink in window order from the calling thread, so delivery order,
+//!    outputs (bit for bit), errors and counters of the sequential part are those of one
+//!    worker.
+//!
+//! Segments started from checkpoints would also parallelise stateful stages, but only on a
+//! second pass (checkpoints must exist first) and with replays of up to `k` windows per
+//! segment; the prefix design works on the first pass, and the stateful tail is usually the
+//! cheap part (trackers, smoothers). The limit is visible: the planner measures each stage's
+//! cost in its probe and reports the sequential fraction and Amdahl's bound
+//! ([`crate::parallel::Parallelism`]).
+//!
+//! # Threads
+//!
+//! Each batch runs in a [`std::thread::scope`]: threads borrow the frames and the parameters
+//! without `Arc`-wrapping the signal, every thread is joined before the batch returns (no
+//! channel can deadlock, no thread outlives an evaluation), and no dependency is added. A
+//! pool such as rayon would save the thread start (measured by the planner, tens of
+//! microseconds); the batch size is chosen to keep it under 2% of a batch's work.
+//!
+//! # Errors and panics
+//!
+//! A worker stores a stage's error (or catches its panic) for the window where it happened,
+//! stops its chunk there, and the other workers stop before later windows. Nothing is
+//! reported until the calling thread takes that window: it then returns the same error one
+//! worker would have returned at the same point (and windows before it have reached the
+//! sink), or resumes the panic with a message naming the stage computed ahead and the window.
+//! Windows past the end of the evaluation are never computed ahead, so an error one worker
+//! would not meet is never reported.
+//!
+//! # Memory
+//!
+//! The LRU budget holds for all threads together: the sequential part gets half (less what
+//! the batch does not use), the batch of outputs computed ahead at most a quarter, and the
+//! workers' own LRUs share the last quarter (see [`Parallelism::choose`]). A batch replaces the
+//! previous one, so what is held ahead is bounded by one batch, whatever the stream's length.
+//! In classic mode the batches are kept until the columns are filled (classic materialises
+//! every intermediate anyway). The live-bytes counter includes the batch and the workers'
+//! high-water marks.
+
+use crate::bytes::ByteSize;
+use crate::config::Config;
+use crate::error::Error;
+use crate::exec::sqrt::fetch_output;
+use crate::graph::workers::{Ahead, Boxed, Erased, Failure, Prefetch, Timing};
+use crate::graph::{index_of, needs, Compute, Core, Exec, Frames, Graph, Has};
+use crate::metrics::Counters;
+use crate::parallel::{cores, Parallelism, StageCost};
+use std::ops::Range;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// Registers the type-erased entry point of `S` (done the first time the engine evaluates it).
+#[inline]
+pub(crate) fn register<G: Has<S>, S: Compute<G>>(core: &mut Core<G>) {
+    let idx = <G as Has<S>>::INDEX;
+    if core.workers.erased[idx].is_none() {
+        core.workers.erased[idx] = Some(erased::<G, S>);
+    }
+}
+
+fn erased<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<Boxed, Error> {
+    let o = fetch_output::<G, S>(ex, t)?;
+    let bytes = o.byte_size();
+    Ok((Box::new(o), bytes))
+}
+
+/// The output of boundary stage `S` at `t` computed ahead, starting a batch at `t` when it
+/// is not there; `None` when `S` is not computed ahead, or was taken already (the caller
+/// computes it).
+///
+/// # Errors
+/// The error a worker met computing it.
+///
+/// # Panics
+/// Resumes a worker's panic in that computation.
+pub(crate) fn take<G: Has<S>, S: Compute<G>>(
+    ex: &mut Exec<'_, G>,
+    t: u64,
+) -> Result<Option<S::Output>, Error> {
+    let idx = <G as Has<S>>::INDEX;
+    let Some(pf) = ex.core.workers.active.as_mut() else {
+        return Ok(None);
+    };
+    if !pf.boundary[idx] || t >= pf.limit[idx] {
+        return Ok(None);
+    }
+    if !pf.store.contains_key(&(idx, t)) {
+        // Inside the batch (taken already) or just before it (a lookback): compute here.
+        let near = t < pf.filled.start && t + pf.batch > pf.filled.start;
+        if pf.filled.contains(&t) || near {
+            return Ok(None);
+        }
+        run_batch(ex, t);
+    }
+    let Some(pf) = ex.core.workers.active.as_mut() else {
+        return Ok(None);
+    };
+    match pf.store.remove(&(idx, t)) {
+        None => Ok(None),
+        Some(Ok((b, bytes))) => {
+            pf.bytes = pf.bytes.saturating_sub(bytes);
+            match b.downcast::<S::Output>() {
+                Ok(o) => Ok(Some(*o)),
+                Err(_) => Ok(None),
+            }
+        }
+        Some(Err(Failure::Error(e))) => Err(e),
+        Some(Err(Failure::Panic(p))) => {
+            pf.store.clear();
+            pf.bytes = 0;
+            resume_unwind(Box::new(format!(
+                "stage panicked on a worker thread while computing `{}` at window {t}: {}",
+                S::META.name,
+                panic_message(p.as_ref())
+            )))
+        }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), else a placeholder.
+#[must_use]
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}
+
+/// What one thread of a batch returns.
+struct Chunk {
+    results: Vec<(usize, u64, Ahead)>,
+    counters: Counters,
+    live_high_water: usize,
+}
+
+/// Inputs of one thread of a batch, borrowed from the calling thread.
+struct Job<'a, G: Graph> {
+    frames: Frames<'a, G::Sample>,
+    params: &'a Arc<G::Params>,
+    config: &'a Config,
+    reused: &'a [bool],
+    lru: usize,
+    k: u64,
+    stages: &'a [(usize, Erased<G>)],
+    limit: &'a [u64],
+    failed: &'a AtomicU64,
+}
+
+fn work<G: Graph>(job: &Job<'_, G>, range: Range<u64>) -> Chunk {
+    let fresh = || {
+        Core::<G>::worker(
+            Arc::clone(job.params),
+            job.config.clone(),
+            job.reused.to_vec(),
+            job.lru,
+            job.k,
+        )
+    };
+    let mut core = fresh();
+    let mut results = Vec::new();
+    let mut counters = Counters::new(G::STAGES);
+    let mut high = 0;
+    'windows: for t in range {
+        if t > job.failed.load(Ordering::Relaxed) {
+            break;
+        }
+        for &(i, f) in job.stages {
+            if t >= job.limit[i] {
+                continue;
+            }
+            core.begin();
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                f(
+                    &mut Exec {
+                        core: &mut core,
+                        frames: job.frames,
+                    },
+                    t,
+                )
+            }));
+            let failed = match r {
+                Ok(Ok(v)) => {
+                    core.end();
+                    results.push((i, t, Ok(v)));
+                    false
+                }
+                Ok(Err(e)) => {
+                    results.push((i, t, Err(Failure::Error(e))));
+                    true
+                }
+                Err(p) => {
+                    results.push((i, t, Err(Failure::Panic(p))));
+                    true
+                }
+            };
+            if failed {
+                job.failed.fetch_min(t, Ordering::Relaxed);
+                merge(&mut counters, &core.counters);
+                high = high.max(core.counters.live_bytes_high_water);
+                core = fresh();
+                break 'windows;
+            }
+        }
+    }
+    merge(&mut counters, &core.counters);
+    high = high.max(core.counters.live_bytes_high_water);
+    Chunk {
+        results,
+        counters,
+        live_high_water: high,
+    }
+}
+
+fn merge(into: &mut Counters, from: &Counters) {
+    for (a, b) in into.stages.iter_mut().zip(&from.stages) {
+        a.evaluations += b.evaluations;
+        a.cache_hits += b.cache_hits;
+        a.recomputes += b.recomputes;
+        a.computed_to = a.computed_to.max(b.computed_to);
+    }
+}
+
+/// Computes the boundary stages over `[t0, t0 + batch)` (within their limits) on the
+/// workers, into the prefetch store.
+fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
+    let core = &mut *ex.core;
+    let Some(pf) = core.workers.active.as_mut() else {
+        return;
+    };
+    let stages: Vec<(usize, Erased<G>)> = G::TOPO
+        .iter()
+        .filter(|&&i| pf.boundary[i] && t0 < pf.limit[i])
+        .filter_map(|&i| core.workers.erased[i].map(|f| (i, f)))
+        .collect();
+    let Some(end) = stages.iter().map(|&(i, _)| pf.limit[i]).max() else {
+        return;
+    };
+    let end = end.min(t0 + pf.batch);
+    if !pf.keep {
+        pf.store.clear();
+        pf.bytes = 0;
+        pf.filled = t0..end;
+    } else if pf.filled.is_empty() {
+        pf.filled = t0..end;
+    } else {
+        pf.filled = pf.filled.start.min(t0)..pf.filled.end.max(end);
+    }
+    pf.batches += 1;
+    let n = end - t0;
+    let w = (pf.workers as u64).min(n).max(1);
+    let chunks: Vec<Range<u64>> = (0..w)
+        .map(|j| t0 + n * j / w..t0 + n * (j + 1) / w)
+        .collect();
+    let failed = AtomicU64::new(u64::MAX);
+    let job = Job::<G> {
+        frames: ex.frames,
+        params: &core.params,
+        config: &core.config,
+        reused: &core.reused,
+        lru: pf.worker_lru,
+        k: core.k,
+        stages: &stages,
+        limit: &pf.limit,
+        failed: &failed,
+    };
+    let done: Vec<Chunk> = std::thread::scope(|s| {
+        let job = &job;
+        let spawned: Vec<_> = chunks[1..]
+            .iter()
+            .enumerate()
+            .map(|(j, r)| {
+                let r = r.clone();
+                (
+                    r.clone(),
+                    std::thread::Builder::new()
+                        .name(format!("sqrtspace-worker-{}", j + 1))
+                        .spawn_scoped(s, move || work::<G>(job, r)),
+                )
+            })
+            .collect();
+        let mut done = vec![work::<G>(job, chunks[0].clone())];
+        for (r, h) in spawned {
+            done.push(match h {
+                Ok(h) => h.join().unwrap_or_else(|p| resume_unwind(p)),
+                // No thread: compute its chunk here.
+                Err(_) => work::<G>(job, r),
+            });
+        }
+        done
+    });
+    let mut workers_high = 0;
+    for c in done {
+        merge(&mut core.counters, &c.counters);
+        workers_high += c.live_high_water;
+        for (i, t, r) in c.results {
+            if let Ok((_, b)) = &r {
+                pf.bytes += b;
+            }
+            pf.store.insert((i, t), r);
+        }
+    }
+    core.note_live_plus(workers_high);
+}
+
+/// Per stage: part of the pure prefix (not stateful, nothing stateful upstream).
+fn pure_prefix<G: Graph>() -> Vec<bool> {
+    let stages = G::STAGES;
+    let mut pure = vec![false; stages.len()];
+    for &i in G::TOPO {
+        pure[i] = !stages[i].stateful
+            && stages[i].inputs.iter().all(|e| {
+                e.stage
+                    .and_then(|id| index_of(stages, id))
+                    .is_none_or(|d| pure[d])
+            });
+    }
+    pure
+}
+
+/// Per stage: computed ahead when `targets` are evaluated and stage `i` is needed over
+/// `need[i]`: a needed stage of the pure prefix that is a target or read by a needed stage
+/// outside the prefix.
+pub(crate) fn boundary<G: Graph>(targets: &[usize], need: &[Option<Range<u64>>]) -> Vec<bool> {
+    let stages = G::STAGES;
+    let pure = pure_prefix::<G>();
+    let mut b = vec![false; stages.len()];
+    for &t in targets {
+        b[t] = pure[t] && need[t].is_some();
+    }
+    for (j, s) in stages.iter().enumerate() {
+        if pure[j] || need[j].is_none() {
+            continue;
+        }
+        for e in s.inputs {
+            if let Some(d) = e.stage.and_then(|id| index_of(stages, id)) {
+                b[d] |= pure[d] && need[d].is_some();
+            }
+        }
+    }
+    b
+}
+
+/// The measured cost of each needed stage, marked sequential outside the pure prefix.
+pub(crate) fn stage_costs<G: Graph>(
+    costs: &[u64],
+    need: &[Option<Range<u64>>],
+) -> Vec<StageCost> {
+    let pure = pure_prefix::<G>();
+    G::TOPO
+        .iter()
+        .filter(|&&i| need[i].is_some())
+        .map(|&i| StageCost {
+            name: G::STAGES[i].name,
+            nanos: costs.get(i).copied().unwrap_or(0),
+            sequential: !pure[i],
+        })
+        .collect()
+}
+
+/// The cost of starting and joining one scoped thread, in nanoseconds: the median of 15
+/// trials, measured once per process.
+#[must_use]
+pub fn pool_overhead_ns() -> u64 {
+    static MEASURED: OnceLock<u64> = OnceLock::new();
+    *MEASURED.get_or_init(|| {
+        let mut trials: Vec<u64> = (0..15)
+            .map(|_| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    let _ = s.spawn(|| std::hint::black_box(1u64)).join();
+                });
+                u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+            })
+            .collect();
+        trials.sort_unstable();
+        trials[trials.len() / 2]
+    })
+}
+
+/// The parallelism of an evaluation of `targets` over `need`, from the probe's costs (if
+/// measured) and the per-window output bytes `per_window`.
+pub(crate) fn choose<G: Graph>(
+    config: &Config,
+    costs: Option<&[u64]>,
+    targets: &[usize],
+    need: &[Option<Range<u64>>],
+    per_window: &[usize],
+    lru_bytes: usize,
+    forced: Option<(usize, u64)>,
+) -> Parallelism {
+    if let Some((w, batch)) = forced {
+        let mut p = Parallelism::single(config.max_workers, lru_bytes);
+        if let Some(costs) = costs {
+            let c = stage_costs::<G>(costs, need);
+            let seq: u64 = c.iter().filter(|s| s.sequential).map(|s| s.nanos).sum();
+            let total = c.iter().map(|s| s.nanos).sum::<u64>().max(1);
+            p.sequential_permille = u32::try_from(seq * 1000 / total).unwrap_or(1000);
+            p.stages = c;
+        }
+        return p.forced(w, batch, lru_bytes);
+    }
+    let Some(costs) = costs.filter(|_| config.max_workers > 1) else {
+        return Parallelism::single(config.max_workers, lru_bytes);
+    };
+    let b = boundary::<G>(targets, need);
+    let ahead: usize = b
+        .iter()
+        .zip(per_window)
+        .filter(|(b, _)| **b)
+        .map(|(_, &p)| p)
+        .sum();
+    Parallelism::choose(
+        config.max_workers,
+        cores(),
+        stage_costs::<G>(costs, need),
+        ahead,
+        lru_bytes,
+        pool_overhead_ns(),
+    )
+}
+
+/// Push mode's parallelism (no probe, the stream's length unknown): the configured workers
+/// capped at the cores, batches of at most half the input buffer.
+pub(crate) fn push_parallelism(
+    config: &Config,
+    lru_bytes: usize,
+    forced: Option<(usize, u64)>,
+) -> Parallelism {
+    let mut p = Parallelism::single(config.max_workers, lru_bytes);
+    if let Some((w, batch)) = forced {
+        return p.forced(w, batch, lru_bytes);
+    }
+    let w = config.max_workers.min(p.cores);
+    if w > 1 {
+        p.workers = w;
+        p.batch = ((config.input_buffer_blocks / 2) as u64).clamp(w as u64, 256);
+        p.worker_lru_bytes = lru_bytes / 4 / w;
+        p.main_lru_bytes = lru_bytes / 2;
+    }
+    p
+}
+
+/// The windows each stage needs for `outputs` over `range` (the union of [`needs`]).
+pub(crate) fn union_needs<G: Graph>(outputs: &[usize], range: Range<u64>) -> Vec<Option<Range<u64>>> {
+    let mut all: Vec<Option<Range<u64>>> = vec![None; G::STAGES.len()];
+    for &o in outputs {
+        for (a, n) in all.iter_mut().zip(needs::<G>(o, range.clone())) {
+            if let Some(n) = n {
+                *a = Some(match a.take() {
+                    Some(x) => x.start.min(n.start)..x.end.max(n.end),
+                    None => n,
+                });
+            }
+        }
+    }
+    all
+}
+
+/// Starts computing ahead for an evaluation of `targets` over `need` with `par` (nothing
+/// with one worker).
+pub(crate) fn start<G: Graph>(
+    core: &mut Core<G>,
+    par: &Parallelism,
+    targets: &[usize],
+    need: &[Option<Range<u64>>],
+    keep: bool,
+) {
+    core.workers.active = (par.workers > 1).then(|| {
+        Prefetch::new(
+            par.workers,
+            par.batch,
+            boundary::<G>(targets, need),
+            need.iter()
+                .map(|r| r.as_ref().map_or(0, |r| r.end))
+                .collect(),
+            keep,
+            par.worker_lru_bytes,
+        )
+    });
+}
+
+/// Ends computing ahead: drops what was not taken.
+pub(crate) fn stop<G: Graph>(core: &mut Core<G>) {
+    core.workers.active = None;
+}
+
+/// Whether classic mode skips the column of stage `i`: it is computed inside the workers
+/// (part of the prefix, read only by the prefix).
+pub(crate) fn skip_column<G: Graph>(core: &Core<G>, i: usize) -> bool {
+    core.workers.active.as_ref().is_some_and(|p| {
+        !p.boundary[i] && pure_prefix::<G>()[i]
+    })
+}
+
+/// Starts a timed probe.
+pub(crate) fn start_timing<G: Graph>(core: &mut Core<G>) {
+    let n = G::STAGES.len();
+    core.workers.timing = Some(Timing {
+        self_ns: vec![0; n],
+        calls: vec![0; n],
+        stack: Vec::new(),
+    });
+}
+
+/// Ends a timed probe: the nanoseconds per evaluation of each stage.
+pub(crate) fn end_timing<G: Graph>(core: &mut Core<G>) {
+    if let Some(t) = core.workers.timing.take() {
+        core.workers.costs = Some(
+            t.self_ns
+                .iter()
+                .zip(&t.calls)
+                .map(|(&s, &c)| s.checked_div(c).unwrap_or(0))
+                .collect(),
+        );
+    }
+}
+
+impl<G: Graph> crate::exec::Pipeline<G> {
+    /// Uses exactly `workers` threads (the calling thread included) and batches of `batch`
+    /// windows for later evaluations, bypassing the planner's choice and the cap at the
+    /// cores (`None` restores the planner's choice). For tests and benches: with one worker
+    /// the evaluation is the sequential one, with more it runs the parallel path even where
+    /// the planner estimates it does not pay.
+    pub fn force_workers(&mut self, forced: Option<(usize, u64)>) {
+        self.core.workers.forced = forced.map(|(w, b)| (w.max(1), b.max(1)));
+    }
+}
