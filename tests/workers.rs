@@ -474,3 +474,27 @@ fn backpressure_holds_with_workers() {
     assert_eq!(n, 400);
     assert!(high <= 256 + 10, "{high}");
 }
+
+#[test]
+fn the_planner_caps_workers_at_the_cores_and_says_so() {
+    let cores = sqrtspace::parallel::cores();
+    let signal = indexed(300);
+    let config = Config::default()
+        .with_window(4)
+        .with_hop(4)
+        .with_max_workers(cores + 6);
+    let mut p = Checked::new(config, Q::new(1, 1)).unwrap();
+    let plan = p.plan::<summed>(&signal, 0..300).unwrap();
+    assert!(plan.workers <= cores, "{plan}");
+    assert_eq!(plan.parallel.requested, cores + 6);
+    assert!(
+        plan.parallel.warnings[0].contains(&format!("capped at {cores}")),
+        "{plan}"
+    );
+    // The probe measured every needed stage; `summed` is the sequential part.
+    let names: Vec<_> = plan.parallel.stages.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["level", "checked", "summed"]);
+    assert!(plan.parallel.stages[2].sequential && !plan.parallel.stages[0].sequential);
+    let text = plan.to_string();
+    assert!(text.contains("workers:") && text.contains("sequential:"), "{text}");
+}

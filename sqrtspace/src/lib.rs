@@ -73,6 +73,21 @@
 //! tokens through `quote_spanned!` and `#[diagnostic::on_unimplemented]` bounds. The
 //! alternative — `#[stage]` emitting a `macro_rules!` that hands its metadata to `pipeline!` —
 //! breaks on macro-expanded `#[macro_export]` paths across crates; the trait design does not.
+//!
+//! ## Parallel evaluation
+//!
+//! With [`Config::with_max_workers`] above 1, stages of the *pure prefix* (no stateful stage
+//! upstream) are computed ahead for batches of windows on several threads, each with its own
+//! engine state, while the stateful stages and everything downstream of them run on the
+//! calling thread in window order, taking those outputs instead of computing them. Outputs,
+//! their order, errors and panics are those of one worker, bit for bit. The planner measures
+//! each stage's cost in its probe and puts the workers, the batch size, the sequential
+//! fraction and the Amdahl estimate (with the measured thread start) in the [`Plan`]
+//! ([`parallel::Parallelism`]); it uses more than one worker only when the estimate says it
+//! pays, and never more than the cores. Scoped threads per batch (`std::thread::scope`)
+//! rather than a pool: no dependency, no channel that can deadlock, no thread that outlives an
+//! evaluation, and the batch size keeps the thread start under 2% of a batch's work. Budgets
+//! hold for all threads together. Design and limits: [`exec::parallel`].
 #![warn(missing_docs)]
 
 pub mod bytes;
