@@ -82,12 +82,12 @@
 //! calling thread in window order, taking those outputs instead of computing them. Outputs,
 //! their order, errors and panics are those of one worker, bit for bit. The planner measures
 //! each stage's cost in its probe and puts the workers, the batch size, the sequential
-//! fraction and the Amdahl estimate (with the measured thread start) in the [`Plan`]
+//! fraction and the Amdahl estimate (with the measured hand-over cost) in the [`Plan`]
 //! ([`parallel::Parallelism`]); it uses more than one worker only when the estimate says it
-//! pays, and never more than the cores. Scoped threads per batch (`std::thread::scope`)
-//! rather than a pool: no dependency, no channel that can deadlock, no thread that outlives an
-//! evaluation, and the batch size keeps the thread start under 2% of a batch's work. Budgets
-//! hold for all threads together. Design and limits: [`exec::parallel`].
+//! pays, and never more than the cores. The threads are a small pool owned by the pipeline
+//! (std threads and bounded channels, no dependency), so stages' thread-local caches stay
+//! warm; the batch size keeps the hand-over cost under 2% of a batch's work. Budgets hold for
+//! all threads together. Design and limits: [`exec::parallel`].
 #![warn(missing_docs)]
 
 pub mod bytes;

@@ -9,7 +9,7 @@
 //! achieving large scale computing capabilities", AFIPS) gives the time per window with `w`
 //! workers: `seq + par / w + overhead x (w - 1) / batch`, where `seq` and `par` are the
 //! measured costs of the sequential part and the prefix, and `overhead` the measured cost of
-//! starting and joining one worker thread. The speedup over one worker is the ratio of those
+//! handing a chunk to a pool thread and back. The speedup over one worker is the ratio of those
 //! times; `total / seq` bounds it whatever the number of workers.
 
 use crate::units::human;
@@ -52,7 +52,7 @@ pub struct Parallelism {
     /// Share of the measured cost that runs in window order on the calling thread, in
     /// thousandths.
     pub sequential_permille: u32,
-    /// Measured cost of starting and joining one worker thread, in nanoseconds.
+    /// Measured cost of handing a chunk to a pool thread and back, in nanoseconds.
     pub pool_overhead_ns: u64,
     /// Estimated speedup over one worker, in percent (172 = 1.72x).
     pub speedup_percent: u32,
@@ -94,7 +94,7 @@ impl Parallelism {
     /// measured `stages` (the sequential part and the prefix), `ahead_bytes` of outputs
     /// computed ahead per window, an LRU budget of `lru_bytes` (shared by all threads: half
     /// for the sequential part, a quarter for the batch, a quarter split between the workers'
-    /// own LRUs) and `pool_overhead_ns` per worker thread started.
+    /// own LRUs) and `pool_overhead_ns` per chunk handed to a pool thread.
     ///
     /// The batch is the smallest that keeps the thread overhead under 2% of a batch's work,
     /// at least 4 windows per worker, at most [`MAX_BATCH`] and at most what a quarter of the
@@ -159,7 +159,7 @@ impl Parallelism {
         let speedup = u32::try_from(one * 100 / best_t.max(1)).unwrap_or(u32::MAX);
         if speedup < MIN_SPEEDUP_PERCENT {
             p.warnings.push(format!(
-                "estimated speedup with {cap} workers is only {}: the stages are too cheap for the thread overhead ({} ns per worker and batch), so 1 worker",
+                "estimated speedup with {cap} workers is only {}: the stages are too cheap for the hand-over to a thread ({} ns per worker and batch), so 1 worker",
                 percent_x(speedup),
                 pool_overhead_ns
             ));
@@ -233,7 +233,7 @@ impl fmt::Display for Parallelism {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "  workers:     {} of {} requested ({} cores), batch {} windows, estimated speedup {} (Amdahl; thread start {} ns)",
+            "  workers:     {} of {} requested ({} cores), batch {} windows, estimated speedup {} (Amdahl; hand-over {} ns)",
             self.workers,
             self.requested,
             self.cores,

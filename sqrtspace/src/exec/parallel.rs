@@ -31,11 +31,17 @@
 //!
 //! # Threads
 //!
-//! Each batch runs in a [`std::thread::scope`]: threads borrow the frames and the parameters
-//! without `Arc`-wrapping the signal, every thread is joined before the batch returns (no
-//! channel can deadlock, no thread outlives an evaluation), and no dependency is added. A
-//! pool such as rayon would save the thread start (measured by the planner, tens of
-//! microseconds); the batch size is chosen to keep it under 2% of a batch's work.
+//! The chunks after the first go to a pool of threads that the pipeline starts at its first
+//! batch and keeps while it lives (`sqrtspace-worker-N`), each fed through a bounded channel
+//! of capacity 1 and answering on its own channel: the calling thread waits for exactly the
+//! chunks it handed out, and a thread that were gone would only make it compute that chunk
+//! itself, so no wait can deadlock. A pool thread gets an owned job (a copy of the samples
+//! its chunk reads, from the longest lookback chain before it to its last frame's end; the
+//! parameters behind an `Arc`), so nothing borrowed crosses threads and the pipeline needs no
+//! `unsafe`. Persistent threads keep stages' thread-local caches (FFT plans) warm and cost a
+//! channel round trip per chunk (measured by the planner, a few microseconds) instead of a
+//! thread start; rayon would add a dependency for the same. The batch size keeps that cost
+//! under 2% of a batch's work.
 //!
 //! # Errors and panics
 //!
@@ -61,13 +67,14 @@ use crate::bytes::ByteSize;
 use crate::config::Config;
 use crate::error::Error;
 use crate::exec::sqrt::fetch_output;
-use crate::graph::workers::{Ahead, Boxed, Erased, Failure, Prefetch, Timing};
+use crate::graph::workers::{Boxed, Chunk, Erased, Failure, Job, Pool, PoolThread, Prefetch, Timing};
 use crate::graph::{index_of, needs, Compute, Core, Exec, Frames, Graph, Has};
 use crate::metrics::Counters;
 use crate::parallel::{cores, Parallelism, StageCost};
 use std::ops::Range;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -151,15 +158,9 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// What one thread of a batch returns.
-struct Chunk {
-    results: Vec<(usize, u64, Ahead)>,
-    counters: Counters,
-    live_high_water: usize,
-}
-
-/// Inputs of one thread of a batch, borrowed from the calling thread.
-struct Job<'a, G: Graph> {
+/// The inputs of one chunk, borrowed (on the calling thread) or from a [`Job`] (on a pool
+/// thread).
+struct View<'a, G: Graph> {
     frames: Frames<'a, G::Sample>,
     params: &'a Arc<G::Params>,
     config: &'a Config,
@@ -171,7 +172,7 @@ struct Job<'a, G: Graph> {
     failed: &'a AtomicU64,
 }
 
-fn work<G: Graph>(job: &Job<'_, G>, range: Range<u64>) -> Chunk {
+fn work<G: Graph>(job: &View<'_, G>, range: Range<u64>) -> Chunk {
     let fresh = || {
         Core::<G>::worker(
             Arc::clone(job.params),
@@ -236,6 +237,53 @@ fn work<G: Graph>(job: &Job<'_, G>, range: Range<u64>) -> Chunk {
     }
 }
 
+/// The body of a pool thread: runs the jobs it receives until the pool is dropped.
+fn serve<G: Graph>(jobs: &Receiver<Job<G>>, results: &SyncSender<Chunk>) {
+    while let Ok(job) = jobs.recv() {
+        let frames = Frames {
+            samples: &job.samples[..],
+            first: job.first,
+            windows: job.windows,
+            window: job.config.window,
+            hop: job.config.hop,
+        };
+        let view = View::<G> {
+            frames,
+            params: &job.params,
+            config: &job.config,
+            reused: &job.reused,
+            lru: job.lru,
+            k: job.k,
+            stages: &job.stages,
+            limit: &job.limit,
+            failed: &job.failed,
+        };
+        if results.send(work::<G>(&view, job.range.clone())).is_err() {
+            return;
+        }
+    }
+}
+
+/// A pool of `n` threads (named `sqrtspace-worker-1..=n`).
+fn pool<G: Graph>(n: usize) -> Pool<G> {
+    let threads = (1..=n)
+        .filter_map(|j| {
+            let (job_tx, job_rx) = sync_channel::<Job<G>>(1);
+            let (res_tx, res_rx) = sync_channel::<Chunk>(1);
+            let handle = std::thread::Builder::new()
+                .name(format!("sqrtspace-worker-{j}"))
+                .spawn(move || serve::<G>(&job_rx, &res_tx))
+                .ok()?;
+            Some(PoolThread {
+                jobs: Some(job_tx),
+                results: res_rx,
+                handle: Some(handle),
+            })
+        })
+        .collect();
+    Pool { threads }
+}
+
 fn merge(into: &mut Counters, from: &Counters) {
     for (a, b) in into.stages.iter_mut().zip(&from.stages) {
         a.evaluations += b.evaluations;
@@ -245,8 +293,9 @@ fn merge(into: &mut Counters, from: &Counters) {
     }
 }
 
-/// Computes the boundary stages over `[t0, t0 + batch)` (within their limits) on the
-/// workers, into the prefetch store.
+/// Computes the boundary stages over `[t0, t0 + batch)` (within their limits): the first
+/// chunk on the calling thread, the others on the pool's threads (each handed a copy of the
+/// samples its chunk reads), into the prefetch store.
 fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
     let core = &mut *ex.core;
     let Some(pf) = core.workers.active.as_mut() else {
@@ -276,43 +325,58 @@ fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
     let chunks: Vec<Range<u64>> = (0..w)
         .map(|j| t0 + n * j / w..t0 + n * (j + 1) / w)
         .collect();
-    let failed = AtomicU64::new(u64::MAX);
-    let job = Job::<G> {
-        frames: ex.frames,
+    let helpers = chunks.len() - 1;
+    if core.workers.pool.as_ref().is_none_or(|p| p.threads.len() < helpers) {
+        core.workers.pool = Some(pool::<G>(helpers));
+    }
+    let failed = Arc::new(AtomicU64::new(u64::MAX));
+    let stages: Arc<[(usize, Erased<G>)]> = stages.into();
+    let limit: Arc<[u64]> = pf.limit.clone().into();
+    let frames = ex.frames;
+    let span = crate::graph::span::<G>(frames.window, frames.hop);
+    // Hand the other chunks to the pool (what a thread cannot take is computed here).
+    let mut local = vec![chunks[0].clone()];
+    let mut sent = Vec::new();
+    if let Some(pool) = core.workers.pool.as_ref() {
+        for (r, th) in chunks[1..].iter().zip(&pool.threads) {
+            let job = Job::<G> {
+                samples: region(&frames, r, span),
+                first: region_first(&frames, r, span),
+                windows: frames.windows,
+                params: Arc::clone(&core.params),
+                config: core.config.clone(),
+                reused: core.reused.clone(),
+                lru: pf.worker_lru,
+                k: core.k,
+                stages: Arc::clone(&stages),
+                limit: Arc::clone(&limit),
+                range: r.clone(),
+                failed: Arc::clone(&failed),
+            };
+            match th.jobs.as_ref().map(|tx| tx.send(job)) {
+                Some(Ok(())) => sent.push((r.clone(), th)),
+                _ => local.push(r.clone()),
+            }
+        }
+    } else {
+        local.extend(chunks[1..].iter().cloned());
+    }
+    let view = View::<G> {
+        frames,
         params: &core.params,
         config: &core.config,
         reused: &core.reused,
         lru: pf.worker_lru,
         k: core.k,
         stages: &stages,
-        limit: &pf.limit,
+        limit: &limit,
         failed: &failed,
     };
-    let done: Vec<Chunk> = std::thread::scope(|s| {
-        let job = &job;
-        let spawned: Vec<_> = chunks[1..]
-            .iter()
-            .enumerate()
-            .map(|(j, r)| {
-                let r = r.clone();
-                (
-                    r.clone(),
-                    std::thread::Builder::new()
-                        .name(format!("sqrtspace-worker-{}", j + 1))
-                        .spawn_scoped(s, move || work::<G>(job, r)),
-                )
-            })
-            .collect();
-        let mut done = vec![work::<G>(job, chunks[0].clone())];
-        for (r, h) in spawned {
-            done.push(match h {
-                Ok(h) => h.join().unwrap_or_else(|p| resume_unwind(p)),
-                // No thread: compute its chunk here.
-                Err(_) => work::<G>(job, r),
-            });
-        }
-        done
-    });
+    let mut done: Vec<Chunk> = local.into_iter().map(|r| work::<G>(&view, r)).collect();
+    for (r, th) in sent {
+        // A thread that died (it cannot: stage panics are caught) is replaced by local work.
+        done.push(th.results.recv().unwrap_or_else(|_| work::<G>(&view, r)));
+    }
     let mut workers_high = 0;
     for c in done {
         merge(&mut core.counters, &c.counters);
@@ -325,6 +389,26 @@ fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
         }
     }
     core.note_live_plus(workers_high);
+}
+
+/// The first absolute sample of [`region`].
+fn region_first<T>(frames: &Frames<'_, T>, r: &Range<u64>, span: u64) -> u64 {
+    (r.start.saturating_sub(span) * frames.hop as u64).max(frames.first)
+}
+
+/// A copy of the samples that windows `r` of the boundary stages can read: from `span`
+/// windows before `r` (the longest lookback chain is shorter) to the end of its last frame,
+/// within what `frames` holds.
+fn region<T: Copy>(frames: &Frames<'_, T>, r: &Range<u64>, span: u64) -> Arc<[T]> {
+    let from = region_first(frames, r, span) - frames.first;
+    let to = ((r.end.saturating_sub(1)) * frames.hop as u64 + frames.window as u64)
+        .saturating_sub(frames.first);
+    let len = frames.samples.len() as u64;
+    let (from, to) = (
+        usize::try_from(from.min(len)).unwrap_or(0),
+        usize::try_from(to.min(len)).unwrap_or(0),
+    );
+    frames.samples[from..to.max(from)].into()
 }
 
 /// Per stage: part of the pure prefix (not stateful, nothing stateful upstream).
@@ -382,21 +466,36 @@ pub(crate) fn stage_costs<G: Graph>(
         .collect()
 }
 
-/// The cost of starting and joining one scoped thread, in nanoseconds: the median of 15
-/// trials, measured once per process.
+/// The cost of handing a chunk to a pool thread and getting its result back (two channel
+/// hand-overs and a wake-up), in nanoseconds: the median of 15 round trips to an idle thread,
+/// measured once per process.
 #[must_use]
 pub fn pool_overhead_ns() -> u64 {
     static MEASURED: OnceLock<u64> = OnceLock::new();
     *MEASURED.get_or_init(|| {
-        let mut trials: Vec<u64> = (0..15)
-            .map(|_| {
+        let (job_tx, job_rx) = sync_channel::<u64>(1);
+        let (res_tx, res_rx) = sync_channel::<u64>(1);
+        let echo = std::thread::spawn(move || {
+            while let Ok(x) = job_rx.recv() {
+                if res_tx.send(x).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut trials: Vec<u64> = (0..15u64)
+            .map(|i| {
                 let start = Instant::now();
-                std::thread::scope(|s| {
-                    let _ = s.spawn(|| std::hint::black_box(1u64)).join();
-                });
-                u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+                let ok = job_tx.send(i).is_ok() && res_rx.recv().is_ok();
+                let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                if ok {
+                    ns
+                } else {
+                    u64::MAX
+                }
             })
             .collect();
+        drop(job_tx);
+        let _ = echo.join();
         trials.sort_unstable();
         trials[trials.len() / 2]
     })

@@ -106,6 +106,57 @@ pub(crate) struct Workers<G: Graph> {
     pub(crate) costs: Option<Vec<u64>>,
     /// Workers and batch set by `Pipeline::force_workers`, bypassing the planner's choice.
     pub(crate) forced: Option<(usize, u64)>,
+    /// The pool threads, started at the first batch and kept while the pipeline lives (so
+    /// that stages' thread-local caches, such as FFT plans, persist).
+    pub(crate) pool: Option<Pool<G>>,
+}
+
+/// One chunk of a batch handed to a pool thread: everything owned (`'static`).
+pub(crate) struct Job<G: Graph> {
+    /// A copy of the samples the chunk reads, starting at absolute sample `first`.
+    pub(crate) samples: Arc<[G::Sample]>,
+    pub(crate) first: u64,
+    /// Complete windows in the stream (as the calling thread's frames say).
+    pub(crate) windows: u64,
+    pub(crate) params: Arc<G::Params>,
+    pub(crate) config: Config,
+    pub(crate) reused: Vec<bool>,
+    pub(crate) lru: usize,
+    pub(crate) k: u64,
+    pub(crate) stages: Arc<[(usize, Erased<G>)]>,
+    pub(crate) limit: Arc<[u64]>,
+    pub(crate) range: Range<u64>,
+    /// The lowest window where a stage failed, shared by the chunks of a batch.
+    pub(crate) failed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// What one chunk of a batch returns.
+pub(crate) struct Chunk {
+    pub(crate) results: Vec<(usize, u64, Ahead)>,
+    pub(crate) counters: Counters,
+    pub(crate) live_high_water: usize,
+}
+
+/// One pool thread: its job and result channels (capacity 1 each) and its handle.
+pub(crate) struct PoolThread<G: Graph> {
+    pub(crate) jobs: Option<std::sync::mpsc::SyncSender<Job<G>>>,
+    pub(crate) results: std::sync::mpsc::Receiver<Chunk>,
+    pub(crate) handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<G: Graph> Drop for PoolThread<G> {
+    fn drop(&mut self) {
+        // Closing the job channel ends the thread's loop.
+        drop(self.jobs.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Threads that compute chunks of batches.
+pub(crate) struct Pool<G: Graph> {
+    pub(crate) threads: Vec<PoolThread<G>>,
 }
 
 impl<G: Graph> Default for Workers<G> {
@@ -116,6 +167,7 @@ impl<G: Graph> Default for Workers<G> {
             timing: None,
             costs: None,
             forced: None,
+            pool: None,
         }
     }
 }
