@@ -275,7 +275,11 @@ fn load_average() -> String {
 
 fn report(signal: &[f32], windows: u64) {
     let one = run(signal, windows, 1);
-    assert_eq!(run(signal, windows, 2), one, "outputs identical with 2 workers");
+    assert_eq!(
+        run(signal, windows, 2),
+        one,
+        "outputs identical with 2 workers"
+    );
     let (mut t1, mut t2): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
     let load_before = load_average();
     for _ in 0..7 {

@@ -251,7 +251,9 @@ where
     S: Compute<G, Output = i64>,
 {
     let windows = config(c, Mode::Sqrt).windows_in(c.signal.len() as u64);
-    let one = pipeline::<G>(c, Mode::Sqrt, 1).evaluate::<S>(&c.signal, 0..windows).unwrap();
+    let one = pipeline::<G>(c, Mode::Sqrt, 1)
+        .evaluate::<S>(&c.signal, 0..windows)
+        .unwrap();
     for mode in [Mode::Sqrt, Mode::Classic, Mode::Auto] {
         let mut p = pipeline::<G>(c, mode, c.workers);
         let mut s = p.over(&c.signal);
@@ -370,7 +372,10 @@ fn outputs_reach_the_sink_in_window_order() {
             .unwrap();
         assert_eq!(seen, (0..500).collect::<Vec<u64>>(), "{workers} workers");
         if workers > 1 {
-            assert!(ON_WORKERS.load(Ordering::SeqCst) > 0, "the parallel path ran");
+            assert!(
+                ON_WORKERS.load(Ordering::SeqCst) > 0,
+                "the parallel path ran"
+            );
         }
     }
 }
@@ -392,7 +397,14 @@ fn a_stage_error_on_a_worker_is_reported_once_at_its_window() {
             .evaluate_with::<summed>(&signal, 0..300, |_, o| got.push(o))
             .unwrap_err();
         assert!(
-            matches!(err, Error::Stage { stage: "checked", window: 137, .. }),
+            matches!(
+                err,
+                Error::Stage {
+                    stage: "checked",
+                    window: 137,
+                    ..
+                }
+            ),
             "{err:?}"
         );
         assert_eq!(got, one, "every window before the error reached the sink");
@@ -458,7 +470,10 @@ fn backpressure_holds_with_workers() {
     // 64 windows of 4 samples: 256 unprocessed samples at most.
     p.push_samples(&signal[..256]).unwrap();
     let err = p.push_samples(&signal[256..260]).unwrap_err();
-    assert!(matches!(err, Error::Backpressure { capacity: 256, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Backpressure { capacity: 256, .. }),
+        "{err:?}"
+    );
     let first = p.pull_until(u64::MAX).unwrap();
     assert_eq!(first.len(), 64);
     p.push_samples(&signal[256..260]).unwrap();
@@ -496,5 +511,8 @@ fn the_planner_caps_workers_at_the_cores_and_says_so() {
     assert_eq!(names, ["level", "checked", "summed"]);
     assert!(plan.parallel.stages[2].sequential && !plan.parallel.stages[0].sequential);
     let text = plan.to_string();
-    assert!(text.contains("workers:") && text.contains("sequential:"), "{text}");
+    assert!(
+        text.contains("workers:") && text.contains("sequential:"),
+        "{text}"
+    );
 }

@@ -111,7 +111,11 @@ impl Parallelism {
         let mut p = Parallelism::single(requested, lru_bytes);
         p.cores = cores.max(1);
         p.pool_overhead_ns = pool_overhead_ns;
-        let seq: u64 = stages.iter().filter(|s| s.sequential).map(|s| s.nanos).sum();
+        let seq: u64 = stages
+            .iter()
+            .filter(|s| s.sequential)
+            .map(|s| s.nanos)
+            .sum();
         let total: u64 = stages.iter().map(|s| s.nanos).sum::<u64>().max(1);
         let par = total.saturating_sub(seq);
         p.sequential_permille = u32::try_from(seq * 1000 / total).unwrap_or(1000);
@@ -177,7 +181,8 @@ impl Parallelism {
         }
         p.batch_bytes = p.batch * ahead_bytes as u64;
         p.worker_lru_bytes = lru_bytes / 4 / p.workers;
-        p.main_lru_bytes = lru_bytes - p.worker_lru_bytes * p.workers
+        p.main_lru_bytes = lru_bytes
+            - p.worker_lru_bytes * p.workers
             - usize::try_from(p.batch_bytes.min(lru_bytes as u64 / 4)).unwrap_or(0);
         if p.sequential_permille >= 200 {
             let names: Vec<&str> = p
@@ -307,7 +312,10 @@ mod tests {
         assert_eq!(p.sequential_permille, 400);
         assert_eq!(p.max_speedup_percent, Some(250));
         assert!((140..=143).contains(&p.speedup_percent), "{p:?}");
-        assert!(p.warnings[0].contains("40% of the cost: at most 2.50x"), "{p:?}");
+        assert!(
+            p.warnings[0].contains("40% of the cost: at most 2.50x"),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -315,7 +323,14 @@ mod tests {
         let p = Parallelism::choose(8, 2, vec![cost("a", 50_000, false)], 8, 1 << 20, 20_000);
         assert_eq!(p.workers, 2);
         assert!(p.warnings[0].contains("capped at 2"), "{p:?}");
-        let cheap = Parallelism::choose(2, 2, vec![cost("a", 10, false), cost("s", 10, true)], 8, 1 << 20, 20_000);
+        let cheap = Parallelism::choose(
+            2,
+            2,
+            vec![cost("a", 10, false), cost("s", 10, true)],
+            8,
+            1 << 20,
+            20_000,
+        );
         assert_eq!(cheap.workers, 1, "{cheap:?}");
         let stateful = Parallelism::choose(2, 2, vec![cost("s", 50_000, true)], 8, 1 << 20, 20_000);
         assert_eq!(stateful.workers, 1);

@@ -67,7 +67,9 @@ use crate::bytes::ByteSize;
 use crate::config::Config;
 use crate::error::Error;
 use crate::exec::sqrt::fetch_output;
-use crate::graph::workers::{Boxed, Chunk, Erased, Failure, Job, Pool, PoolThread, Prefetch, Timing};
+use crate::graph::workers::{
+    Boxed, Chunk, Erased, Failure, Job, Pool, PoolThread, Prefetch, Timing,
+};
 use crate::graph::{index_of, needs, Compute, Core, Exec, Frames, Graph, Has};
 use crate::metrics::Counters;
 use crate::parallel::{cores, Parallelism, StageCost};
@@ -326,7 +328,12 @@ fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
         .map(|j| t0 + n * j / w..t0 + n * (j + 1) / w)
         .collect();
     let helpers = chunks.len() - 1;
-    if core.workers.pool.as_ref().is_none_or(|p| p.threads.len() < helpers) {
+    if core
+        .workers
+        .pool
+        .as_ref()
+        .is_none_or(|p| p.threads.len() < helpers)
+    {
         core.workers.pool = Some(pool::<G>(helpers));
     }
     let failed = Arc::new(AtomicU64::new(u64::MAX));
@@ -353,9 +360,11 @@ fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
                 range: r.clone(),
                 failed: Arc::clone(&failed),
             };
-            match th.jobs.as_ref().map(|tx| tx.send(job)) {
-                Some(Ok(())) => sent.push((r.clone(), th)),
-                _ => local.push(r.clone()),
+            let handed = th.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+            if handed {
+                sent.push((r.clone(), th));
+            } else {
+                local.push(r.clone());
             }
         }
     } else {
@@ -450,10 +459,7 @@ pub(crate) fn boundary<G: Graph>(targets: &[usize], need: &[Option<Range<u64>>])
 }
 
 /// The measured cost of each needed stage, marked sequential outside the pure prefix.
-pub(crate) fn stage_costs<G: Graph>(
-    costs: &[u64],
-    need: &[Option<Range<u64>>],
-) -> Vec<StageCost> {
+pub(crate) fn stage_costs<G: Graph>(costs: &[u64], need: &[Option<Range<u64>>]) -> Vec<StageCost> {
     let pure = pure_prefix::<G>();
     G::TOPO
         .iter()
@@ -565,7 +571,10 @@ pub(crate) fn push_parallelism(
 }
 
 /// The windows each stage needs for `outputs` over `range` (the union of [`needs`]).
-pub(crate) fn union_needs<G: Graph>(outputs: &[usize], range: Range<u64>) -> Vec<Option<Range<u64>>> {
+pub(crate) fn union_needs<G: Graph>(
+    outputs: &[usize],
+    range: Range<u64>,
+) -> Vec<Option<Range<u64>>> {
     let mut all: Vec<Option<Range<u64>>> = vec![None; G::STAGES.len()];
     for &o in outputs {
         for (a, n) in all.iter_mut().zip(needs::<G>(o, range.clone())) {
@@ -611,9 +620,10 @@ pub(crate) fn stop<G: Graph>(core: &mut Core<G>) {
 /// Whether classic mode skips the column of stage `i`: it is computed inside the workers
 /// (part of the prefix, read only by the prefix).
 pub(crate) fn skip_column<G: Graph>(core: &Core<G>, i: usize) -> bool {
-    core.workers.active.as_ref().is_some_and(|p| {
-        !p.boundary[i] && pure_prefix::<G>()[i]
-    })
+    core.workers
+        .active
+        .as_ref()
+        .is_some_and(|p| !p.boundary[i] && pure_prefix::<G>()[i])
 }
 
 /// Starts a timed probe.

@@ -349,7 +349,8 @@ impl<G: Graph> Pipeline<G> {
                 other => other?,
             }
             // With several workers, windows are pulled a batch at a time.
-            let batch = parallel::push_parallelism(&self.core.config, 0, self.core.workers.forced).batch;
+            let batch =
+                parallel::push_parallelism(&self.core.config, 0, self.core.workers.forced).batch;
             if self.windows_available() >= self.input.next_out + batch {
                 self.pull_with(u64::MAX, &mut *sink)?;
             }
