@@ -4,10 +4,12 @@
 //! chain is computed ahead on both threads and the calling thread only delivers outputs.
 //!
 //! - `cargo bench --bench workers`: criterion group `workers` with `workers_1` and
-//!   `workers_2` (batches of 64 windows).
+//!   `workers_2` (batches of 256 windows).
 //! - `SQRTSPACE_BENCH_REPORT=1 cargo bench --bench workers`: no criterion; runs 1 and 2
 //!   workers alternately (7 runs each, so that load from other processes hits both alike),
-//!   prints each median, the speedup, the 1-minute load average, the plan the planner makes
+//!   prints each median, the speedup, the 1-minute load average, the speedup of a plain
+//!   CPU-bound loop split over 2 threads measured between the runs (what the machine can give
+//!   a second thread at that moment), the plan the planner makes
 //!   with `max_workers = 2` (measured stage costs, estimated speedup), and checks that the
 //!   outputs are identical.
 
@@ -19,11 +21,11 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{bench_mode, ms, report_requested, time, Lcg};
+use common::{bench_mode, human, ms, report_requested, time, Lcg};
 use criterion::{Criterion, Throughput};
 use num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
-use sqrtspace::{pipeline, stage, Config, Mode, Pipeline, MIB};
+use sqrtspace::{pipeline, stage, Config, Mode, MIB};
 
 /// Sample rate of the synthetic signal, Hz.
 const SAMPLE_RATE: f32 = 44_100.0;
@@ -35,8 +37,15 @@ const HOP: usize = 1024;
 const WINDOWS: u64 = ((1 << 21) - WINDOW as u64) / HOP as u64 + 1;
 /// Windows under `cargo test --benches` (a smoke test, not a measurement).
 const TEST_WINDOWS: u64 = 64;
-/// Windows per batch with 2 workers.
-const BATCH: u64 = 64;
+/// Windows per batch with 2 workers (`SQRTSPACE_BENCH_BATCH` overrides it).
+const BATCH: u64 = 256;
+
+fn batch() -> u64 {
+    std::env::var("SQRTSPACE_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH)
+}
 
 const ZERO: Complex32 = Complex32::new(0.0, 0.0);
 
@@ -258,10 +267,10 @@ fn config(workers: usize) -> Config {
 }
 
 /// The classes of `windows` windows of `signal` with `workers` threads (forced, batches of
-/// [`BATCH`]).
+/// [`batch`]).
 fn run(signal: &[f32], windows: u64, workers: usize) -> Vec<u8> {
     let mut p = Chain::new(config(workers), BandParams::default()).expect("valid config");
-    p.force_workers(Some((workers, BATCH)));
+    p.force_workers(Some((workers, batch())));
     p.evaluate::<classify>(signal, 0..windows)
         .expect("the chain does not fail")
 }
@@ -273,6 +282,30 @@ fn load_average() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The machine's spare parallelism right now: the time of a fixed CPU-bound loop on one thread
+/// over its time split between two threads (2.0 on two idle cores; below 1 when other
+/// processes already use every core).
+fn two_thread_capacity() -> f64 {
+    fn spin(n: u64) -> f64 {
+        let mut x = 1.000_001f64;
+        for i in 0..n {
+            x = (x * 1.000_000_1 + (i & 7) as f64 * 1e-9).min(4.0);
+        }
+        x
+    }
+    const N: u64 = 40_000_000;
+    let one = time(|| black_box(spin(N))).0;
+    let two = time(|| {
+        std::thread::scope(|s| {
+            let h = s.spawn(|| black_box(spin(N / 2)));
+            black_box(spin(N / 2));
+            let _ = h.join();
+        });
+    })
+    .0;
+    one.as_secs_f64() / two.as_secs_f64()
+}
+
 fn report(signal: &[f32], windows: u64) {
     let one = run(signal, windows, 1);
     assert_eq!(
@@ -281,16 +314,20 @@ fn report(signal: &[f32], windows: u64) {
         "outputs identical with 2 workers"
     );
     let (mut t1, mut t2): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
+    let mut capacity = Vec::new();
     let load_before = load_average();
     for _ in 0..7 {
         t1.push(time(|| black_box(run(signal, windows, 1))).0);
         t2.push(time(|| black_box(run(signal, windows, 2))).0);
+        capacity.push(two_thread_capacity());
     }
+    capacity.sort_by(f64::total_cmp);
     t1.sort();
     t2.sort();
     let (m1, m2) = (t1[3], t2[3]);
     println!(
-        "workers bench: {windows} windows of {WINDOW} samples (hop {HOP}), sqrt mode, batch {BATCH}"
+        "workers bench: {windows} windows of {WINDOW} samples (hop {HOP}), sqrt mode, batch {}",
+        batch()
     );
     println!("  1 worker:  median {} (min {})", ms(m1), ms(t1[0]));
     println!("  2 workers: median {} (min {})", ms(m2), ms(t2[0]));
@@ -303,6 +340,14 @@ fn report(signal: &[f32], windows: u64) {
         "  load average (1 min): {load_before} before, {} after; cores: {}",
         load_average(),
         sqrtspace::parallel::cores()
+    );
+    println!(
+        "  spare parallelism at the same time: a CPU-bound loop split over 2 threads ran {:.2}x (median; 2.00 on two idle cores)",
+        capacity[3]
+    );
+    println!(
+        "  signal: {} of f32 samples",
+        human((signal.len() * std::mem::size_of::<f32>()) as u64)
     );
     let mut p = Chain::new(config(2), BandParams::default()).expect("valid config");
     let plan = p.plan::<classify>(signal, 0..windows).expect("plans");
