@@ -221,6 +221,48 @@ impl Parallelism {
     }
 }
 
+impl Parallelism {
+    /// `self` with the workers capped by the cores other processes leave idle: with a 1-minute
+    /// load average of `load` (runnable threads, this one included) on `self.cores` cores,
+    /// `cores - (load - 1)` are idle. When fewer than 1.5 are, one worker is used (a second
+    /// thread would only share the busy cores, paying the hand-over for nothing: measured by
+    /// `benches/workers.rs`), and the plan says so.
+    #[must_use]
+    pub fn capped_by_load(mut self, load: f64) -> Self {
+        if self.workers <= 1 || !load.is_finite() {
+            return self;
+        }
+        let idle = self.cores as f64 - (load - 1.0).max(0.0);
+        if idle < 1.5 {
+            self.warnings.push(format!(
+                "the machine is busy (load average {load:.1} on {} cores, about {:.1} idle): 1 worker instead of {}",
+                self.cores,
+                idle.max(0.0),
+                self.workers
+            ));
+            self.main_lru_bytes += self.worker_lru_bytes * self.workers
+                + usize::try_from(self.batch_bytes).unwrap_or(0);
+            self.workers = 1;
+            self.batch = 1;
+            self.worker_lru_bytes = 0;
+            self.batch_bytes = 0;
+            self.speedup_percent = 100;
+        }
+        self
+    }
+}
+
+/// The 1-minute load average (`/proc/loadavg`), if the OS reports it.
+#[must_use]
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Cores the OS reports for this process (1 when unknown).
 #[must_use]
 pub fn cores() -> usize {
@@ -315,6 +357,18 @@ mod tests {
         assert!(
             p.warnings[0].contains("40% of the cost: at most 2.50x"),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_busy_machine_gets_one_worker() {
+        let p = Parallelism::choose(2, 2, vec![cost("a", 50_000, false)], 8, 1 << 20, 20_000);
+        assert_eq!(p.clone().capped_by_load(0.5).workers, 2);
+        let busy = p.capped_by_load(9.3);
+        assert_eq!(busy.workers, 1);
+        assert!(
+            busy.warnings.last().unwrap().contains("load average 9.3"),
+            "{busy:?}"
         );
     }
 

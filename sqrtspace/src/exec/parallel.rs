@@ -72,7 +72,7 @@ use crate::graph::workers::{
 };
 use crate::graph::{index_of, needs, Compute, Core, Exec, Frames, Graph, Has};
 use crate::metrics::Counters;
-use crate::parallel::{cores, Parallelism, StageCost};
+use crate::parallel::{cores, load_average, Parallelism, StageCost};
 use std::ops::Range;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -547,6 +547,7 @@ pub(crate) fn choose<G: Graph>(
         lru_bytes,
         pool_overhead_ns(),
     )
+    .capped_by_load(load_average().unwrap_or(0.0))
 }
 
 /// Push mode's parallelism (no probe, the stream's length unknown): the configured workers
