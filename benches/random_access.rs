@@ -312,7 +312,8 @@ fn report() {
         human(p.ring().high_water() as u64),
         human(peak_rss())
     );
-    drop(p);
+    // The session and its pipeline (with the forward pass's caches) end here.
+    drop(pipe);
 
     // (b) no checkpoints: each lookup replays its stateful stages from window 0. Measured
     // twice: with `reset()` before each lookup (a true replay from 0), and as the engine runs

@@ -7,13 +7,25 @@
 //!
 //! Pipelines are types (the DAG is checked at compile time), so "random" picks one of the
 //! shapes below; the stages' behaviour also varies with random runtime parameters.
-//! `PROPTEST_CASES` raises the number of cases (default 64).
+//! `PROPTEST_CASES` raises the number of cases (default 64). The long mode, kept out of CI's
+//! default run: `SQRTSPACE_PROPTEST_CASES=10000 cargo test --release --test random_pipelines`
+//! checks 10^4 random pipelines per property (shapes x modes x LRU budgets x checkpoint rings
+//! x chunkings).
 
 use proptest::prelude::*;
 use sqrtspace::exec::{Compute, Graph, Has};
 use sqrtspace::{pipeline, stage, Checkpoints, Config, Mode, Pipeline};
 use std::collections::VecDeque;
 use std::ops::Range;
+
+/// Cases per property: `SQRTSPACE_PROPTEST_CASES` (the long mode), else `PROPTEST_CASES`,
+/// else 64.
+fn cases() -> u32 {
+    ["SQRTSPACE_PROPTEST_CASES", "PROPTEST_CASES"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().and_then(|v| v.parse().ok()))
+        .unwrap_or(64)
+}
 
 /// Runtime parameters: random per case.
 #[derive(Debug, Clone, Copy)]
@@ -215,7 +227,12 @@ fn config<G: Graph>(c: &Case, mode: Mode) -> Config {
     let ring = match c.ring {
         Ring::Large => 1 << 20,
         Ring::None => 0,
-        Ring::Checkpoints(n) => n * G::state_bytes(),
+        // Each checkpoint is charged at most twice the state's bytes plus the ring's own bytes
+        // per entry (see `sqrtspace::cache::ring_entry_overhead`).
+        Ring::Checkpoints(n) => {
+            let stateful = G::STAGES.iter().filter(|s| s.stateful).count();
+            n * (2 * G::state_bytes() + stateful * sqrtspace::cache::ring_entry_overhead(0))
+        }
     };
     Config::default()
         .with_window(c.w)
@@ -303,7 +320,7 @@ fn everything(c: &Case, all: Range<u64>) -> Vec<i64> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        cases: cases(),
         ..ProptestConfig::default()
     })]
 

@@ -86,7 +86,9 @@ fn plans_for_fits_and_spills() {
             llc_source: "test",
         },
     });
-    let recompute = p.plan::<smooth>(&signal, 0..windows).unwrap();
+    // One session: the evaluation below reuses the plan's probe and caches.
+    let mut p = p.over(&signal);
+    let recompute = p.plan::<smooth>(0..windows).unwrap();
     assert_eq!(recompute.mode, Mode::Classic);
     assert_eq!(recompute.recompute_percent, 10 * 100 / 13);
     insta::assert_snapshot!("plan_recompute_guard", recompute.to_string());
@@ -99,7 +101,7 @@ fn plans_for_fits_and_spills() {
     };
     let before = spectrum(&p);
     p.set_mode(Mode::Sqrt);
-    p.evaluate::<smooth>(&signal, 0..windows).unwrap();
+    p.evaluate::<smooth>(0..windows).unwrap();
     let plan = p.last_plan().unwrap();
     assert_eq!(plan.checkpointed_outputs, ["spectrum"]);
     let (evaluations, hits) = (spectrum(&p).0 - before.0, spectrum(&p).1 - before.1);

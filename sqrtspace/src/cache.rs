@@ -5,33 +5,14 @@
 //! eviction. One budget is shared by all stages.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A multiplicative hasher for the engine's own integer keys (stage index, window index). The
-/// keys are not attacker-controlled, so SipHash's flooding protection buys nothing here; this is
-/// the FxHash mixing step of rustc (`rustc-hash`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct IndexHasher(u64);
-
-impl Hasher for IndexHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// The hasher of the engine's own integer keys (stage index, window index): `rustc-hash`'s
+/// FxHasher. The keys are not attacker-controlled, so SipHash's flooding protection buys
+/// nothing here.
+pub type IndexHasher = rustc_hash::FxHasher;
 
 /// A `HashMap` keyed by engine indices, hashed with [`IndexHasher`].
-pub type IndexMap<K, V> = HashMap<K, V, BuildHasherDefault<IndexHasher>>;
+pub type IndexMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A cache key: stage index in the pipeline and window index `t`.
 pub type Key = (usize, u64);

@@ -58,6 +58,29 @@
 //! # Ok::<(), sqrtspace::Error>(())
 //! ```
 //!
+//! ## Layout of the runtime
+//!
+//! The data path is visible in the modules: samples become [frames](graph::Frames), stages
+//! compute outputs into per-stage [slots](graph::Slot), and the [executors](exec) drive it.
+//!
+//! - [`graph`]: what a pipeline *is*: the run-time traits that `pipeline!` and `#[stage]`
+//!   implement ([`Graph`](graph::Graph), [`Has`](graph::Has), [`Compute`](graph::Compute)),
+//!   the evaluation context they are written against, per-stage storage, frames, run-time
+//!   analysis ([`needs`](graph::needs), [`span`](graph::span)) and the compile-time checks
+//!   (`graph::compile`). The traits and the context name each other, so they share a module.
+//! - [`exec`]: how it is evaluated: `sqrt` (depth-first with LRU, checkpoints and
+//!   recomputation), `classic` (columns), the pull API ([`Session`], [`Pipeline::evaluate`])
+//!   and the push/stream API with history trimming.
+//! - [`plan`] and [`cost`]: the planner; [`cache`]: the LRU and checkpoint rings;
+//!   [`metrics`]: counters and process measurements; [`units`]: byte formatting;
+//!   [`config`], [`error`], [`stage`](mod@stage), [`source`], [`bytes`].
+//!
+//! Dependencies run one way, `exec` -> `plan` -> `graph` -> (`cache`, `metrics`, `config`,
+//! `stage`), with no cycle between top-level modules (checked by listing each module's
+//! `crate::` paths). Engine internals that users never implement or name (`Exec`, `Core`,
+//! `Held`, `fetch`, `classic_column`) are reachable only through the hidden `__private`
+//! module that the macros use.
+//!
 //! ## Why the macros are built this way
 //!
 //! A proc macro sees only its own tokens, so `pipeline!` cannot read the `#[stage]` attributes
@@ -127,7 +150,85 @@ pub use plan::{Machine, Plan, Planner};
 pub use source::{RawReader, RawSample};
 
 #[doc(inline)]
-pub use sqrtspace_macros::{pipeline, stage};
+pub use sqrtspace_macros::pipeline;
+
+/// Declares a pipeline stage: a plain function, annotated with its inputs.
+///
+/// ```text
+/// #[stage(inputs = [a, b[-1], input], cost = 10, init = path)]
+/// fn name(a: &A, b_before: Option<&B>, frame: &[T], #[state] s: &mut S, #[params] p: &P) -> O
+/// ```
+///
+/// - `inputs`: in parameter order, the upstream stages (`a` arrives as `&A`, the output of
+///   `a` at the same window), lookbacks `b[-n]` (`Option<&B>`, `None` before window `n`), and
+///   `input` for the raw frame (`&[T]`, `T` the pipeline's `sample` type; `input[-n]` is
+///   `Option<&[T]>`).
+/// - `cost = N`: recompute-cost hint for the planner (1 an element-wise pass, 10 an FFT, 100
+///   a model inference; default 1).
+/// - `#[state] s: &mut S`: state carried across windows (`S: Clone + ByteSize`; checkpoints
+///   clone it). It starts as `S::default()`, or as `path()` with `init = path`.
+/// - `#[params] p: &P`: the pipeline's runtime parameters.
+///
+/// Stages must be deterministic: the engine recomputes evicted outputs and replays state
+/// from checkpoints, and relies on getting the same values.
+///
+/// # Fallible stages
+/// A stage returning `Result<T, E>` (`E: std::error::Error + Send + Sync + 'static`) outputs
+/// `T`; its `Err(e)` stops the evaluation with [`Error::Stage`]` { stage, window, source: e }`.
+/// Nothing computed is lost, and the pipeline can go on:
+///
+/// - pull ([`Session::evaluate_with`], [`Pipeline::evaluate_with`]): every window before the
+///   failing one has reached the sink; the session stays usable (evaluate a later range);
+/// - push ([`Pipeline::pull_until`]): the outputs before the failing window are returned,
+///   the position stays at it, and the next call returns the error; the caller then stops
+///   (everything before was delivered) or calls [`Pipeline::skip_window`] to go on after it
+///   (a later window that needs the failed one again, through a lookback or a stateful
+///   stage's replay, fails again);
+/// - [`Pipeline::stream`]: stops with the error after every earlier output reached the sink.
+///
+/// A stage that *panics* leaves the pipeline poisoned ([`Error::Poisoned`]) until
+/// [`Pipeline::reset`] or a new [`Session`].
+///
+/// ```
+/// use sqrtspace::{pipeline, stage, Config, Error};
+///
+/// /// A sensor reading that is out of range.
+/// #[derive(Debug)]
+/// pub struct OutOfRange(pub f32);
+/// impl std::fmt::Display for OutOfRange {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "reading {} is out of range", self.0)
+///     }
+/// }
+/// impl std::error::Error for OutOfRange {}
+///
+/// /// The frame's peak, refused when a reading is out of range.
+/// #[stage(inputs = [input])]
+/// fn peak(frame: &[f32]) -> Result<f32, OutOfRange> {
+///     match frame.iter().find(|x| x.abs() > 100.0) {
+///         Some(&bad) => Err(OutOfRange(bad)),
+///         None => Ok(frame.iter().fold(0.0, |m, x| m.max(x.abs()))),
+///     }
+/// }
+///
+/// pipeline! {
+///     /// Peaks of a sensor's readings.
+///     pub struct Peaks { stages: [peak], output: peak }
+/// }
+///
+/// let mut readings = vec![1.0f32; 64];
+/// readings[40] = 1e6; // window 5 (window 8, hop 8)
+/// let mut p = Peaks::new(Config::default().with_window(8).with_hop(8), ())?;
+/// let mut s = p.over(&readings);
+/// let mut peaks = Vec::new();
+/// let e = s.evaluate_with::<peak>(0..8, |_, v| peaks.push(v)).unwrap_err();
+/// assert_eq!(peaks, [1.0; 5]); // windows 0..5 reached the sink
+/// assert!(matches!(e, Error::Stage { stage: "peak", window: 5, .. }));
+/// assert_eq!(s.evaluate::<peak>(6..8)?, [1.0, 1.0]); // and the session goes on
+/// # Ok::<(), Error>(())
+/// ```
+#[doc(inline)]
+pub use sqrtspace_macros::stage;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -67,40 +67,20 @@ pub trait StageOutput: Clone + ByteSize + Send + 'static {}
 impl<T: Clone + ByteSize + Send + 'static> StageOutput for T {}
 
 /// A type a stateful stage may keep: cloneable (checkpoints snapshot it) and byte-counted (the
-/// checkpoint ring charges it). With the `serde` feature it must also be serialisable
-/// (`serde::Serialize + serde::de::DeserializeOwned`), so that checkpoints can be written out
-/// and read back (for example `serde_json::to_string(p.slot::<s>().checkpoint(t)?)`).
-#[cfg(not(feature = "serde"))]
+/// checkpoint ring charges it).
+///
+/// No serialisation bound, with or without the `serde` feature (features stay additive: a crate
+/// enabling `serde` breaks no other crate's stages). Serialisation is bound where checkpoints
+/// are written out: `serde_json::to_string(p.slot::<s>().checkpoint(t)?)` needs
+/// `S::State: Serialize` there, and only there.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a stage's state: checkpoints clone it, so it must implement Clone (and sqrtspace::ByteSize)",
     label = "this state type",
     note = "add `#[derive(Clone)]` and `impl sqrtspace::ByteSize for {Self} {{}}`"
 )]
 pub trait StageState: Clone + ByteSize + 'static {}
-#[cfg(not(feature = "serde"))]
 #[diagnostic::do_not_recommend]
 impl<T: Clone + ByteSize + 'static> StageState for T {}
-
-/// A type a stateful stage may keep: cloneable (checkpoints snapshot it), byte-counted (the
-/// checkpoint ring charges it) and, with the `serde` feature, serialisable
-/// (`serde::Serialize + serde::de::DeserializeOwned`), so that checkpoints can be written out
-/// and read back (for example `serde_json::to_string(p.slot::<s>().checkpoint(t)?)`).
-#[cfg(feature = "serde")]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a stage's state: checkpoints clone it, and with the `serde` feature serialise it, so it must implement Clone, serde::Serialize, serde::Deserialize (and sqrtspace::ByteSize)",
-    label = "this state type",
-    note = "add `#[derive(Clone, serde::Serialize, serde::Deserialize)]` and `impl sqrtspace::ByteSize for {Self} {{}}`"
-)]
-pub trait StageState:
-    Clone + ByteSize + serde::Serialize + serde::de::DeserializeOwned + 'static
-{
-}
-#[cfg(feature = "serde")]
-#[diagnostic::do_not_recommend]
-impl<T: Clone + ByteSize + serde::Serialize + serde::de::DeserializeOwned + 'static> StageState
-    for T
-{
-}
 
 /// A pipeline stage. `#[stage]` implements it on a hidden marker type that shares the
 /// function's name; users never implement it by hand.

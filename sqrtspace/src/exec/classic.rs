@@ -7,7 +7,7 @@ use crate::exec::sqrt::produce;
 use crate::graph::{needs, Compute, Exec, Has};
 use std::ops::Range;
 
-/// The generic body of [`Graph::classic_column`]: `S` over `range`, in order, into its column.
+/// The generic body of [`Graph::classic_column`](crate::graph::Graph::classic_column): `S` over `range`, in order, into its column.
 ///
 /// # Errors
 /// Whatever computing returns.

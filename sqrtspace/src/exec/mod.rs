@@ -1,4 +1,4 @@
-//! The executors: how a [`Graph`](crate::graph::Graph) is evaluated.
+//! The executors: how a [`Graph`] is evaluated.
 //!
 //! - `input`: the push-mode input buffer;
 //! - `pipeline`: the [`Pipeline`] type (construction, configuration, inspection);
@@ -10,8 +10,8 @@
 //!   [`Pipeline::stream`]) with its bounded input buffer and history trimming.
 //!
 //! All of it is generic code that rustc monomorphises per stage: the pipeline's generated
-//! [`Graph`](crate::graph::Graph) impl routes each fetch to the typed
-//! [`Slot`](crate::graph::Slot) of the stage through [`Has`](crate::graph::Has), and the few
+//! [`Graph`] impl routes each fetch to the typed
+//! [`Slot`] of the stage through [`Has`], and the few
 //! operations that need a stage index at run time (evicting a key, running a classic column)
 //! go through a generated `match`. No `dyn`, no `Any`.
 //!

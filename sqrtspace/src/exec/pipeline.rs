@@ -23,7 +23,8 @@ pub struct Pipeline<G: Graph> {
     /// the caller caught the unwind, leaving the engine's state half updated.
     pub(super) in_call: bool,
     pub(super) plan: Option<Plan>,
-    pub(super) planner: Planner,
+    /// The planner; probed from the machine at the first evaluation when none was given.
+    pub(super) planner: Option<Planner>,
     /// Per-window output bytes of each stage, probed once per bound signal.
     pub(super) probed: Option<Vec<usize>>,
 }
@@ -38,6 +39,23 @@ impl<G: Graph> Pipeline<G> {
     ///
     /// [`ConfigError::CheckpointBudgetTooSmall`]: crate::ConfigError::CheckpointBudgetTooSmall
     pub fn new(config: Config, params: G::Params) -> Result<Self, Error> {
+        Self::build(config, params, None)
+    }
+
+    /// [`new`](Self::new) with a given planner: the pipeline then reads nothing of the
+    /// machine (no `/sys`, no environment), for reproducible plans and tests.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_planner(
+        config: Config,
+        params: G::Params,
+        planner: Planner,
+    ) -> Result<Self, Error> {
+        Self::build(config, params, Some(planner))
+    }
+
+    fn build(config: Config, params: G::Params, planner: Option<Planner>) -> Result<Self, Error> {
         config.validate()?;
         // Two checkpoints: the one a replay resumes from, and room for the next, each charged
         // with the ring's per-entry bytes (`ring_entry_overhead`, the state's inline size
@@ -78,7 +96,7 @@ impl<G: Graph> Pipeline<G> {
             bound: false,
             in_call: false,
             plan: None,
-            planner: Planner::from_machine(),
+            planner,
             probed: None,
         })
     }
@@ -132,9 +150,15 @@ impl<G: Graph> Pipeline<G> {
     pub fn last_plan(&self) -> Option<&Plan> {
         self.plan.as_ref()
     }
-    /// Replaces the planner (for tests and `--ram-budget`/`LLC_BYTES` overrides).
+    /// Replaces the planner (for tests and `--ram-budget`/`LLC_BYTES` overrides). Without
+    /// one, the first evaluation probes the machine ([`Planner::from_machine`]: sysinfo,
+    /// `LLC_BYTES`, `/sys`).
     pub fn set_planner(&mut self, planner: Planner) {
-        self.planner = planner;
+        self.planner = Some(planner);
+    }
+    /// The planner in use, probing the machine first if none was set.
+    pub(super) fn planner_mut(planner: &mut Option<Planner>) -> &Planner {
+        planner.get_or_insert_with(Planner::from_machine)
     }
     /// Sets the executor mode for later evaluations.
     pub fn set_mode(&mut self, mode: Mode) {

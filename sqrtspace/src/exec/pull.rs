@@ -168,6 +168,12 @@ impl<G: Graph> Session<'_, '_, G> {
         self.pipeline.reset_counters();
     }
 
+    /// Sets the executor mode for later evaluations in this session (what is cached stays
+    /// valid: outputs do not depend on the mode).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.pipeline.set_mode(mode);
+    }
+
     /// Plans the evaluation of `S` over `range` without running it.
     ///
     /// # Errors
@@ -201,7 +207,7 @@ impl<G: Graph> Pipeline<G> {
         // The probe below may advance stateful stages: it must save their checkpoints on the
         // same grid as the evaluation, or a later lookup finds none before the probed windows.
         let c = &self.core.config;
-        self.core.k = self.planner.k_for(
+        self.core.k = Self::planner_mut(&mut self.planner).k_for(
             c,
             Some(windows),
             span::<G>(c.window, c.hop),
@@ -212,7 +218,7 @@ impl<G: Graph> Pipeline<G> {
             None => self.probe(signal, windows)?,
         };
         let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
-        let mut plan = self.planner.plan::<G>(
+        let mut plan = Self::planner_mut(&mut self.planner).plan::<G>(
             &self.core.config,
             &range,
             &need,
@@ -344,7 +350,20 @@ impl<G: Graph> Pipeline<G> {
         };
         ex.core.begin();
         let result = match mode {
-            Mode::Classic => run_classic::<G, S>(&mut ex, range, &mut sink),
+            Mode::Classic => match run_classic::<G, S>(&mut ex, range.clone(), &mut sink) {
+                Ok(()) => Ok(()),
+                // A stage failed while the columns were computed, so no output reached the
+                // sink: deliver the windows before the failure depth-first (the same error
+                // then stops it at the first window that needs the failing one).
+                Err(Error::Stage { .. }) => (|| {
+                    for t in range {
+                        let o = fetch_owned::<G, S>(&mut ex, t)?;
+                        sink(t, o);
+                    }
+                    Ok(())
+                })(),
+                Err(e) => Err(e),
+            },
             _ => (|| {
                 for t in range {
                     let o = fetch_owned::<G, S>(&mut ex, t)?;

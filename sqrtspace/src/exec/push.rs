@@ -131,10 +131,9 @@ impl<G: Graph> Pipeline<G> {
         // The stream's length is unknown: k is the configured one, or the default raised to
         // the dependency span.
         let c = &self.core.config;
-        self.core.k = self
-            .planner
-            .k_for(c, None, span::<G>(c.window, c.hop), G::state_bytes());
-        let lru = self.planner.lru_for(&self.core.config, Mode::Sqrt, 0);
+        let planner = Self::planner_mut(&mut self.planner);
+        self.core.k = planner.k_for(c, None, span::<G>(c.window, c.hop), G::state_bytes());
+        let lru = planner.lru_for(&self.core.config, Mode::Sqrt, 0);
         let par = parallel::push_parallelism(&self.core.config, lru, self.core.workers.forced);
         self.core.set_lru_budget(if par.workers > 1 {
             par.main_lru_bytes

@@ -24,7 +24,8 @@ pub fn fetch<G: Has<S>, S: Compute<G>>(
     if slot.column_get(t).is_some() {
         return Ok(Held::Column);
     }
-    if ex.core.lru.touch_pin((idx, t)) {
+    // Outputs read once are never offered to the LRU: no lookup for them.
+    if ex.core.reused[idx] && ex.core.lru.touch_pin((idx, t)) {
         ex.core.counters.stages[idx].cache_hits += 1;
         return Ok(Held::Cached);
     }
@@ -228,9 +229,11 @@ pub fn fetch_owned<G: Has<S>, S: Compute<G>>(
     t: u64,
 ) -> Result<S::Output, Error> {
     let idx = <G as Has<S>>::INDEX;
-    if let Some(o) = G::slot(&ex.core.slots).cache.get(&t) {
-        ex.core.counters.stages[idx].cache_hits += 1;
-        return Ok(o.clone());
+    if ex.core.reused[idx] {
+        if let Some(o) = G::slot(&ex.core.slots).cache.get(&t) {
+            ex.core.counters.stages[idx].cache_hits += 1;
+            return Ok(o.clone());
+        }
     }
     let out = restore_or_produce::<G, S>(ex, t)?;
     ex.core.note_live_plus(out.byte_size());

@@ -31,21 +31,26 @@ pub trait Graph: Sized + 'static {
     /// Stage indices in topological order.
     const TOPO: &'static [usize];
     /// Drops the cached output of stage `stage` at window `t`.
+    #[doc(hidden)]
     fn evict_output(slots: &mut Self::Slots, stage: usize, t: u64);
     /// Drops the checkpoint of stage `stage` taken before window `t`.
+    #[doc(hidden)]
     fn evict_checkpoint(slots: &mut Self::Slots, stage: usize, t: u64);
     /// Runs stage `stage` over `range` into its column (classic mode).
     ///
     /// # Errors
     /// Whatever a stage or frame access returns.
+    #[doc(hidden)]
     fn classic_column(
         ex: &mut Exec<'_, Self>,
         stage: usize,
         range: Range<u64>,
     ) -> Result<(), Error>;
     /// Drops every column.
+    #[doc(hidden)]
     fn clear_columns(slots: &mut Self::Slots);
     /// Drops everything: cache, columns, state, checkpoints.
+    #[doc(hidden)]
     fn clear_all(slots: &mut Self::Slots);
     /// Bytes of the initial state of every stateful stage (for planning checkpoints).
     fn state_bytes() -> usize;
@@ -53,11 +58,13 @@ pub trait Graph: Sized + 'static {
     ///
     /// # Errors
     /// Whatever a stage or frame access returns.
+    #[doc(hidden)]
     fn output(ex: &mut Exec<'_, Self>, t: u64) -> Result<Self::Output, Error>;
     /// Bytes of each stage's output at window `t`, evaluated depth-first (the planner's probe).
     ///
     /// # Errors
     /// Whatever a stage or frame access returns.
+    #[doc(hidden)]
     fn probe(ex: &mut Exec<'_, Self>, t: u64, bytes: &mut [usize]) -> Result<(), Error>;
 }
 
@@ -81,6 +88,7 @@ pub trait Has<S: Stage>: Graph {
     ///
     /// # Errors
     /// Whatever a stage or frame access returns.
+    #[doc(hidden)]
     fn fetch(ex: &mut Exec<'_, Self>, t: u64) -> Result<Held<S::Output>, Error>;
 }
 
@@ -91,6 +99,7 @@ pub trait Compute<G: Graph>: Stage {
     ///
     /// # Errors
     /// Whatever fetching an input or a frame returns.
+    #[doc(hidden)]
     fn compute(
         ex: &mut Exec<'_, G>,
         t: u64,
