@@ -347,7 +347,7 @@ fn report(signal: &[f32], windows: u64) {
     );
     println!(
         "  signal: {} of f32 samples",
-        human((signal.len() * std::mem::size_of::<f32>()) as u64)
+        human(std::mem::size_of_val(signal) as u64)
     );
     let mut p = Chain::new(config(2), BandParams::default()).expect("valid config");
     let plan = p.plan::<classify>(signal, 0..windows).expect("plans");

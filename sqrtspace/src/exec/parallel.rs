@@ -551,7 +551,8 @@ pub(crate) fn choose<G: Graph>(
 }
 
 /// Push mode's parallelism (no probe, the stream's length unknown): the configured workers
-/// capped at the cores, batches of at most half the input buffer.
+/// capped at the cores (and at 1 on a busy machine: [`Parallelism::capped_by_load`]), batches
+/// of half the input buffer (at most 256 windows).
 pub(crate) fn push_parallelism(
     config: &Config,
     lru_bytes: usize,
@@ -567,6 +568,7 @@ pub(crate) fn push_parallelism(
         p.batch = ((config.input_buffer_blocks / 2) as u64).clamp(w as u64, 256);
         p.worker_lru_bytes = lru_bytes / 4 / w;
         p.main_lru_bytes = lru_bytes / 2;
+        p = p.capped_by_load(load_average().unwrap_or(0.0));
     }
     p
 }
