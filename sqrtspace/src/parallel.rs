@@ -221,38 +221,88 @@ impl Parallelism {
     }
 }
 
+/// Below this measured spare parallelism (in percent, see [`spare_parallelism`]) one worker
+/// is used: a second thread would gain less than 30%, less than the hand-overs cost.
+pub const MIN_SPARE_PERCENT: u32 = 130;
+
 impl Parallelism {
-    /// `self` with the workers capped by the cores other processes leave idle: with a 1-minute
-    /// load average of `load` (runnable threads, this one included) on `self.cores` cores,
-    /// `cores - (load - 1)` are idle. When fewer than 1.5 are, one worker is used (a second
-    /// thread would only share the busy cores, paying the hand-over for nothing: measured by
-    /// `benches/workers.rs`), and the plan says so.
+    /// `self` with one worker when the machine has no spare core now: `spare` is the
+    /// throughput of two threads over one's on a CPU-bound loop, measured just before
+    /// ([`spare_parallelism`]; 2.0 on two idle cores, about 1.0 or less when other processes
+    /// use every core). Below [`MIN_SPARE_PERCENT`] a second thread would only share the
+    /// busy cores (`benches/workers.rs` measures both side by side), and the plan says so.
     #[must_use]
-    pub fn capped_by_load(mut self, load: f64) -> Self {
-        if self.workers <= 1 || !load.is_finite() {
+    pub fn capped_by_load(mut self, spare: f64) -> Self {
+        if self.workers <= 1 || !spare.is_finite() || spare * 100.0 >= f64::from(MIN_SPARE_PERCENT)
+        {
             return self;
         }
-        let idle = self.cores as f64 - (load - 1.0).max(0.0);
-        if idle < 1.5 {
-            self.warnings.push(format!(
-                "the machine is busy (load average {load:.1} on {} cores, about {:.1} idle): 1 worker instead of {}",
-                self.cores,
-                idle.max(0.0),
-                self.workers
-            ));
-            self.main_lru_bytes += self.worker_lru_bytes * self.workers
-                + usize::try_from(self.batch_bytes).unwrap_or(0);
-            self.workers = 1;
-            self.batch = 1;
-            self.worker_lru_bytes = 0;
-            self.batch_bytes = 0;
-            self.speedup_percent = 100;
-        }
+        self.warnings.push(format!(
+            "the machine is busy: two threads ran a CPU-bound loop only {spare:.2}x as fast as one just now (2.00 on two idle cores; load average {}): 1 worker instead of {}",
+            load_average().map_or_else(|| "unknown".to_string(), |l| format!("{l:.1}")),
+            self.workers
+        ));
+        self.main_lru_bytes +=
+            self.worker_lru_bytes * self.workers + usize::try_from(self.batch_bytes).unwrap_or(0);
+        self.workers = 1;
+        self.batch = 1;
+        self.worker_lru_bytes = 0;
+        self.batch_bytes = 0;
+        self.speedup_percent = 100;
         self
     }
 }
 
-/// The 1-minute load average (`/proc/loadavg`), if the OS reports it.
+/// The machine's spare parallelism now: the time of a CPU-bound loop (about 0.4 ms) on one
+/// thread over its time split between two threads, the best of 3 trials; 2.0 on two idle
+/// cores, about 1.0 or less when other processes keep every core busy. Measured at most once
+/// a second (the value is reused in between), about 2 ms each time; 1.0 on a single core.
+#[must_use]
+pub fn spare_parallelism() -> f64 {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: Mutex<Option<(Instant, f64)>> = Mutex::new(None);
+    if cores() < 2 {
+        return 1.0;
+    }
+    if let Ok(last) = LAST.lock() {
+        if let Some((at, v)) = *last {
+            if at.elapsed() < Duration::from_secs(1) {
+                return v;
+            }
+        }
+    }
+    fn spin(n: u64) -> f64 {
+        let mut x = 1.000_001f64;
+        for i in 0..n {
+            x = (x * 1.000_000_1 + (i & 7) as f64 * 1e-9).min(4.0);
+        }
+        x
+    }
+    const N: u64 = 400_000;
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        std::hint::black_box(spin(N));
+        let one = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            let h = s.spawn(|| std::hint::black_box(spin(N / 2)));
+            std::hint::black_box(spin(N / 2));
+            let _ = h.join();
+        });
+        let two = start.elapsed().as_secs_f64();
+        if two > 0.0 {
+            best = best.max(one / two);
+        }
+    }
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((Instant::now(), best));
+    }
+    best
+}
+
+/// The 1-minute load average (`/proc/loadavg`), if the OS reports it (for the messages).
 #[must_use]
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
@@ -363,13 +413,11 @@ mod tests {
     #[test]
     fn a_busy_machine_gets_one_worker() {
         let p = Parallelism::choose(2, 2, vec![cost("a", 50_000, false)], 8, 1 << 20, 20_000);
-        assert_eq!(p.clone().capped_by_load(0.5).workers, 2);
-        let busy = p.capped_by_load(9.3);
+        assert_eq!(p.clone().capped_by_load(1.9).workers, 2);
+        let busy = p.capped_by_load(0.93);
         assert_eq!(busy.workers, 1);
-        assert!(
-            busy.warnings.last().unwrap().contains("load average 9.3"),
-            "{busy:?}"
-        );
+        let w = busy.warnings.last().unwrap();
+        assert!(w.contains("only 0.93x"), "{w}");
     }
 
     #[test]

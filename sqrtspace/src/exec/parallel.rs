@@ -72,7 +72,7 @@ use crate::graph::workers::{
 };
 use crate::graph::{index_of, needs, Compute, Core, Exec, Frames, Graph, Has};
 use crate::metrics::Counters;
-use crate::parallel::{cores, load_average, Parallelism, StageCost};
+use crate::parallel::{cores, spare_parallelism, Parallelism, StageCost};
 use std::ops::Range;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -547,7 +547,7 @@ pub(crate) fn choose<G: Graph>(
         lru_bytes,
         pool_overhead_ns(),
     )
-    .capped_by_load(load_average().unwrap_or(0.0))
+    .capped_by_load(spare_parallelism())
 }
 
 /// Push mode's parallelism (no probe, the stream's length unknown): the configured workers
@@ -568,7 +568,7 @@ pub(crate) fn push_parallelism(
         p.batch = ((config.input_buffer_blocks / 2) as u64).clamp(w as u64, 256);
         p.worker_lru_bytes = lru_bytes / 4 / w;
         p.main_lru_bytes = lru_bytes / 2;
-        p = p.capped_by_load(load_average().unwrap_or(0.0));
+        p = p.capped_by_load(spare_parallelism());
     }
     p
 }
