@@ -253,10 +253,10 @@ impl Parallelism {
     }
 }
 
-/// The machine's spare parallelism now: the time of a CPU-bound loop (about 0.4 ms) on one
+/// The machine's spare parallelism now: the time of a CPU-bound loop (about 1.5 ms) on one
 /// thread over its time split between two threads, the best of 3 trials; 2.0 on two idle
 /// cores, about 1.0 or less when other processes keep every core busy. Measured at most once
-/// a second (the value is reused in between), about 2 ms each time; 1.0 on a single core.
+/// a second (the value is reused in between), about 7 ms each time; 1.0 on a single core.
 #[must_use]
 pub fn spare_parallelism() -> f64 {
     use std::sync::Mutex;
@@ -279,7 +279,7 @@ pub fn spare_parallelism() -> f64 {
         }
         x
     }
-    const N: u64 = 400_000;
+    const N: u64 = 1_500_000;
     let mut best = 0.0f64;
     for _ in 0..3 {
         let start = Instant::now();
