@@ -165,3 +165,28 @@ fn report_template() {
     };
     insta::assert_snapshot!("report", report.to_string());
 }
+
+/// The plan's workers section, from fixed measured costs (the probe's timings vary from run
+/// to run, so this snapshots `Parallelism::choose` directly).
+#[test]
+fn workers_section_of_the_plan() {
+    use sqrtspace::parallel::{Parallelism, StageCost};
+    let cost = |name, nanos, sequential| StageCost {
+        name,
+        nanos,
+        sequential,
+    };
+    let p = Parallelism::choose(
+        4,
+        2,
+        vec![
+            cost("spectrum", 42_000, false),
+            cost("band", 6_000, false),
+            cost("tracker", 32_000, true),
+        ],
+        16_400,
+        16 << 20,
+        25_000,
+    );
+    insta::assert_snapshot!("plan_workers", p.to_string());
+}

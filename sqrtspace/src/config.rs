@@ -93,8 +93,10 @@ pub struct Config {
     pub lru_bytes: usize,
     /// Byte budget of the checkpoint ring.
     pub checkpoint_bytes: usize,
-    /// Worker threads. Evaluation is single-threaded in this release; values above 1 are
-    /// accepted and reported, and reserved for parallel evaluation.
+    /// Most worker threads (the calling thread included). With more than 1, the pure prefix
+    /// of the graph is computed ahead in batches on that many threads, capped at the cores,
+    /// and only when the planner's probe estimates it pays ([`crate::exec::parallel`],
+    /// [`crate::parallel::Parallelism`]); outputs are identical to one worker's.
     pub max_workers: usize,
     /// Capacity of the push-mode input buffer, in windows of unprocessed samples.
     pub input_buffer_blocks: usize,
@@ -161,6 +163,13 @@ impl Config {
     #[must_use]
     pub fn with_input_buffer_blocks(mut self, blocks: usize) -> Self {
         self.input_buffer_blocks = blocks;
+        self
+    }
+    /// Sets the most worker threads (see [`Config::max_workers`]; 0 is rejected by
+    /// [`validate`](Config::validate)).
+    #[must_use]
+    pub fn with_max_workers(mut self, workers: usize) -> Self {
+        self.max_workers = workers;
         self
     }
     /// Sets the RAM budget the planner assumes, in bytes.

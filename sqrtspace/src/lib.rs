@@ -104,6 +104,21 @@
 //! `apps/`: `sqrtspace-audio` (decoding with symphonia, STFT with realfft, the audio pipeline
 //! and job) and `sqrtspace-cli` (the `sqrtspace` binary), each with its own dependencies and
 //! shipped assets. They use only this crate's public API, as a user's crate would.
+//!
+//! ## Parallel evaluation
+//!
+//! With [`Config::with_max_workers`] above 1, stages of the *pure prefix* (no stateful stage
+//! upstream) are computed ahead for batches of windows on several threads, each with its own
+//! engine state, while the stateful stages and everything downstream of them run on the
+//! calling thread in window order, taking those outputs instead of computing them. Outputs,
+//! their order, errors and panics are those of one worker, bit for bit. The planner measures
+//! each stage's cost in its probe and puts the workers, the batch size, the sequential
+//! fraction and the Amdahl estimate (with the measured hand-over cost) in the [`Plan`]
+//! ([`parallel::Parallelism`]); it uses more than one worker only when the estimate says it
+//! pays, and never more than the cores. The threads are a small pool owned by the pipeline
+//! (std threads and bounded channels, no dependency), so stages' thread-local caches stay
+//! warm; the batch size keeps the hand-over cost under 2% of a batch's work. Budgets hold for
+//! all threads together. Design and limits: [`exec::parallel`].
 #![warn(missing_docs)]
 
 pub mod bytes;
@@ -114,6 +129,7 @@ pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod metrics;
+pub mod parallel;
 pub mod plan;
 pub mod source;
 pub mod stage;

@@ -320,7 +320,15 @@ impl Planner {
             sqrt_bytes,
             ram_budget: ram,
             llc_bytes: llc,
-            workers: config.max_workers,
+            workers: 1,
+            parallel: crate::parallel::Parallelism::single(
+                config.max_workers,
+                if mode == Mode::Sqrt {
+                    sqrt_lru
+                } else {
+                    config.lru_bytes
+                },
+            ),
             recompute,
             recompute_percent,
             checkpointed_outputs,
@@ -363,8 +371,11 @@ pub struct Plan {
     pub ram_budget: u64,
     /// Last-level cache in bytes.
     pub llc_bytes: u64,
-    /// Worker threads.
+    /// Worker threads used (the calling thread included): `parallel.workers`.
     pub workers: usize,
+    /// The workers, batch size, measured stage costs, sequential fraction and estimated
+    /// speedup ([`crate::parallel`]); one worker unless `Config::max_workers > 1`.
+    pub parallel: crate::parallel::Parallelism,
     /// What sqrt mode would recompute, estimated from the cost hints.
     pub recompute: RecomputeEstimate,
     /// Estimated sqrt recompute overhead in percent of one pass with the sqrt LRU budget.
@@ -421,6 +432,9 @@ impl fmt::Display for Plan {
         }
         for w in &self.warnings {
             writeln!(f, "  warning:     {w}")?;
+        }
+        if self.parallel.requested > 1 {
+            writeln!(f, "{}", self.parallel)?;
         }
         write!(
             f,

@@ -54,15 +54,17 @@ impl StageMeta {
 /// [`crate::cost`].
 pub const DEFAULT_COST: u32 = 1;
 
-/// A value a stage may output: cloneable (returned to callers, checkpointed) and byte-counted.
+/// A value a stage may output: cloneable (returned to callers, checkpointed), byte-counted, and
+/// `Send` (with several workers, outputs computed ahead on a worker thread are handed to the
+/// thread that consumes them: see [`crate::exec::parallel`]).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a stage output: it must implement Clone and sqrtspace::ByteSize",
+    message = "`{Self}` cannot be a stage output: it must implement Clone, Send and sqrtspace::ByteSize",
     label = "this output type",
     note = "implement `sqrtspace::ByteSize` for it (`impl ByteSize for {Self} {{}}` when it owns no heap memory)"
 )]
-pub trait StageOutput: Clone + ByteSize + 'static {}
+pub trait StageOutput: Clone + ByteSize + Send + 'static {}
 #[diagnostic::do_not_recommend]
-impl<T: Clone + ByteSize + 'static> StageOutput for T {}
+impl<T: Clone + ByteSize + Send + 'static> StageOutput for T {}
 
 /// A type a stateful stage may keep: cloneable (checkpoints snapshot it) and byte-counted (the
 /// checkpoint ring charges it).

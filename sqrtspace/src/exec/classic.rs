@@ -2,6 +2,7 @@
 
 use crate::bytes::ByteSize;
 use crate::error::Error;
+use crate::exec::parallel::{register, skip_column, take};
 use crate::exec::sqrt::produce;
 use crate::graph::{needs, Compute, Exec, Has};
 use std::ops::Range;
@@ -27,9 +28,12 @@ pub fn classic_column<G: Has<S>, S: Compute<G>>(
             })?;
         slot.column = column;
     }
+    register::<G, S>(ex.core);
     for t in range {
         let out = if let Some(o) = G::slot(&ex.core.slots).cache.get(&t) {
             o.clone()
+        } else if let Some(o) = take::<G, S>(ex, t)? {
+            o
         } else {
             produce::<G, S>(ex, t)?
         };
@@ -50,6 +54,9 @@ pub(crate) fn run_classic<G: Has<S>, S: Compute<G>>(
     let result = (|| {
         for &i in G::TOPO {
             if let Some(r) = need[i].clone() {
+                if skip_column(ex.core, i) {
+                    continue;
+                }
                 G::classic_column(ex, i, r)?;
             }
         }

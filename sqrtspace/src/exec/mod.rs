@@ -20,6 +20,7 @@
 
 pub(crate) mod classic;
 mod input;
+pub mod parallel;
 mod pipeline;
 mod pull;
 mod push;

@@ -6,6 +6,7 @@
 use crate::config::{Config, Mode};
 use crate::error::Error;
 use crate::exec::classic::run_classic;
+use crate::exec::parallel;
 use crate::exec::pipeline::Pipeline;
 use crate::exec::sqrt::fetch_owned;
 use crate::graph::{needs, span, Compute, Exec, Frames, Graph, Has};
@@ -245,7 +246,7 @@ impl<G: Graph> Pipeline<G> {
             None => self.probe(signal, windows)?,
         };
         let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
-        let plan = Self::planner_mut(&mut self.planner).plan::<G>(
+        let mut plan = Self::planner_mut(&mut self.planner).plan::<G>(
             &self.core.config,
             &range,
             &need,
@@ -253,6 +254,21 @@ impl<G: Graph> Pipeline<G> {
             G::state_bytes(),
             signal.len(),
         );
+        if (self.core.config.max_workers > 1 || self.core.workers.forced.is_some())
+            && self.core.workers.costs.is_none()
+        {
+            self.time_probe(signal, windows, &range);
+        }
+        plan.parallel = parallel::choose::<G>(
+            &self.core.config,
+            self.core.workers.costs.as_deref(),
+            &[<G as Has<S>>::INDEX],
+            &need,
+            &per_window,
+            plan.lru_bytes,
+            self.core.workers.forced,
+        );
+        plan.workers = plan.parallel.workers;
         self.probed = Some(per_window);
         Ok(plan)
     }
@@ -276,6 +292,28 @@ impl<G: Graph> Pipeline<G> {
             }
         }
         Ok(per_window)
+    }
+
+    /// Measures each stage's time per evaluation over the first windows of `range` (3% of
+    /// the signal's windows, at least 8, at most 64), for the choice of workers. An error
+    /// there is left for the evaluation to report.
+    fn time_probe(&mut self, signal: &[G::Sample], windows: u64, range: &Range<u64>) {
+        let n = (windows * 3 / 100).clamp(8, 64);
+        let cfg = self.core_cfg();
+        let mut bytes = vec![0usize; G::STAGES.len()];
+        parallel::start_timing(&mut self.core);
+        for t in range.start..range.end.min(range.start + n) {
+            let mut ex = Exec {
+                core: &mut self.core,
+                frames: whole(signal, windows, &cfg),
+            };
+            ex.core.begin();
+            if G::probe(&mut ex, t, &mut bytes).is_err() {
+                break;
+            }
+            ex.core.end();
+        }
+        parallel::end_timing(&mut self.core);
     }
 
     fn core_cfg(&self) -> Config {
@@ -315,7 +353,19 @@ impl<G: Graph> Pipeline<G> {
         let windows = self.core.config.windows_in(signal.len() as u64);
         self.core.k = plan.k;
         let mode = plan.mode;
-        self.core.set_lru_budget(plan.lru_bytes);
+        self.core.set_lru_budget(if plan.parallel.workers > 1 {
+            plan.parallel.main_lru_bytes
+        } else {
+            plan.lru_bytes
+        });
+        let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
+        parallel::start(
+            &mut self.core,
+            &plan.parallel,
+            &[<G as Has<S>>::INDEX],
+            &need,
+            mode == Mode::Classic,
+        );
         self.core.save_output = G::STAGES
             .iter()
             .map(|s| plan.checkpointed_outputs.contains(&s.name))
@@ -327,27 +377,31 @@ impl<G: Graph> Pipeline<G> {
             frames: whole(signal, windows, &cfg),
         };
         ex.core.begin();
-        match mode {
+        let result = match mode {
             Mode::Classic => match run_classic::<G, S>(&mut ex, range.clone(), &mut sink) {
-                Ok(()) => {}
+                Ok(()) => Ok(()),
                 // A stage failed while the columns were computed, so no output reached the
                 // sink: deliver the windows before the failure depth-first (the same error
                 // then stops it at the first window that needs the failing one).
-                Err(Error::Stage { .. }) => {
+                Err(Error::Stage { .. }) => (|| {
                     for t in range {
                         let o = fetch_owned::<G, S>(&mut ex, t)?;
                         sink(t, o);
                     }
-                }
-                Err(e) => return Err(e),
+                    Ok(())
+                })(),
+                Err(e) => Err(e),
             },
-            _ => {
+            _ => (|| {
                 for t in range {
                     let o = fetch_owned::<G, S>(&mut ex, t)?;
                     sink(t, o);
                 }
-            }
-        }
+                Ok(())
+            })(),
+        };
+        parallel::stop(ex.core);
+        result?;
         ex.core.end();
         Ok(())
     }

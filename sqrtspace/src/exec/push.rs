@@ -5,6 +5,7 @@
 use crate::cache::Key;
 use crate::config::Mode;
 use crate::error::Error;
+use crate::exec::parallel;
 use crate::exec::pipeline::Pipeline;
 use crate::graph::{span, Core, Exec, Frames, Graph, OutputOf};
 
@@ -133,8 +134,17 @@ impl<G: Graph> Pipeline<G> {
         let planner = Self::planner_mut(&mut self.planner);
         self.core.k = planner.k_for(c, None, span::<G>(c.window, c.hop), G::state_bytes());
         let lru = planner.lru_for(&self.core.config, Mode::Sqrt, 0);
-        self.core.set_lru_budget(lru);
+        let par = parallel::push_parallelism(&self.core.config, lru, self.core.workers.forced);
+        self.core.set_lru_budget(if par.workers > 1 {
+            par.main_lru_bytes
+        } else {
+            lru
+        });
         self.core.save_output.fill(false);
+        if par.workers > 1 && self.input.next_out < end {
+            let need = parallel::union_needs::<G>(G::OUTPUTS, self.input.next_out..end);
+            parallel::start(&mut self.core, &par, G::OUTPUTS, &need, false);
+        }
         let first = self.input.first;
         {
             let frames = Frames {
@@ -149,12 +159,20 @@ impl<G: Graph> Pipeline<G> {
                 frames,
             };
             ex.core.begin();
+            let mut result = Ok(());
             while self.input.next_out < end {
                 let tt = self.input.next_out;
-                let o = G::output(&mut ex, tt)?;
-                sink(tt, o);
+                match G::output(&mut ex, tt) {
+                    Ok(o) => sink(tt, o),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
                 self.input.next_out += 1;
             }
+            parallel::stop(ex.core);
+            result?;
             ex.core.end();
         }
         self.trim();
@@ -329,7 +347,10 @@ impl<G: Graph> Pipeline<G> {
                 }
                 other => other?,
             }
-            if self.windows_available() > self.input.next_out {
+            // With several workers, windows are pulled a batch at a time.
+            let batch =
+                parallel::push_parallelism(&self.core.config, 0, self.core.workers.forced).batch;
+            if self.windows_available() >= self.input.next_out + batch {
                 self.pull_with(u64::MAX, &mut *sink)?;
             }
         }

@@ -5,6 +5,8 @@
 use crate::bytes::ByteSize;
 use crate::cache::{lru_entry_overhead, ring_entry_overhead};
 use crate::error::Error;
+use crate::exec::parallel::{register, take};
+use crate::graph::workers::timed;
 use crate::graph::{Compute, Core, Exec, Graph, Has, Held, OUTPUT_KEY};
 use crate::stage::Stage;
 
@@ -66,7 +68,7 @@ pub(crate) fn produce<G: Has<S>, S: Compute<G>>(
     let idx = <G as Has<S>>::INDEX;
     if !S::META.stateful {
         count(ex.core, idx, t, false);
-        return S::compute(ex, t, &mut S::init_state());
+        return timed(ex, idx, |ex| S::compute(ex, t, &mut S::init_state()));
     }
     let slot = G::slot_mut(&mut ex.core.slots);
     let (mut state, mut cursor) = match slot.state.take() {
@@ -95,7 +97,7 @@ pub(crate) fn produce<G: Has<S>, S: Compute<G>>(
     let result = (|| {
         while cursor < t {
             count(ex.core, idx, cursor, true);
-            let out = S::compute(ex, cursor, &mut state)?;
+            let out = timed(ex, idx, |ex| S::compute(ex, cursor, &mut state))?;
             cursor += 1;
             checkpoint::<G, S>(ex.core, cursor, &state);
             if !ex.core.classic && ex.core.reused[idx] && !ex.core.lru.contains((idx, cursor - 1)) {
@@ -103,7 +105,7 @@ pub(crate) fn produce<G: Has<S>, S: Compute<G>>(
             }
         }
         count(ex.core, idx, t, false);
-        let out = S::compute(ex, t, &mut state)?;
+        let out = timed(ex, idx, |ex| S::compute(ex, t, &mut state))?;
         cursor += 1;
         checkpoint::<G, S>(ex.core, cursor, &state);
         Ok(out)
@@ -129,7 +131,11 @@ fn restore_or_produce<G: Has<S>, S: Compute<G>>(
     if let Some(o) = saved_output::<G, S>(ex.core, t) {
         return Ok(o);
     }
-    let o = produce::<G, S>(ex, t)?;
+    register::<G, S>(ex.core);
+    let o = match take::<G, S>(ex, t)? {
+        Some(o) => o,
+        None => produce::<G, S>(ex, t)?,
+    };
     save_output::<G, S>(ex.core, t, &o);
     Ok(o)
 }
@@ -206,6 +212,7 @@ fn checkpoint<G: Has<S>, S: Stage>(core: &mut Core<G>, cursor: u64, state: &S::S
 /// # Errors
 /// Whatever computing returns.
 pub fn probe_stage<G: Has<S>, S: Compute<G>>(ex: &mut Exec<'_, G>, t: u64) -> Result<usize, Error> {
+    register::<G, S>(ex.core);
     let held = <G as Has<S>>::fetch(ex, t)?;
     let bytes = ex.resolve::<S>(&held, t).map_or(0, ByteSize::byte_size);
     ex.release::<S>(&held, t);

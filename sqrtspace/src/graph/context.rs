@@ -36,7 +36,8 @@ pub struct Core<G: Graph> {
     pub(crate) output_ring: Ring,
     /// Per stage: whether its outputs are snapshotted every k windows (from the plan).
     pub(crate) save_output: Vec<bool>,
-    pub(crate) params: G::Params,
+    /// Shared with the worker threads of parallel evaluation.
+    pub(crate) params: std::sync::Arc<G::Params>,
     pub(crate) config: Config,
     pub(crate) k: u64,
     pub(crate) counters: Counters,
@@ -53,6 +54,9 @@ pub struct Core<G: Graph> {
     /// Per stage: the window its state is positioned before (0 for pure stages), for push
     /// mode's trimming.
     pub(crate) cursors: Vec<u64>,
+    /// Parallel evaluation: the type-erased stage entry points, the outputs computed ahead
+    /// for the running evaluation, and the probe's timings ([`crate::exec::parallel`]).
+    pub(crate) workers: crate::graph::workers::Workers<G>,
 }
 
 impl<G: Graph> Core<G> {
@@ -90,6 +94,7 @@ impl<G: Graph> Core<G> {
             + self.output_ring.bytes()
             + self.column_bytes
             + self.inflight_bytes
+            + self.workers.ahead_bytes()
             + extra;
         self.counters.live_bytes_high_water = self.counters.live_bytes_high_water.max(live);
     }

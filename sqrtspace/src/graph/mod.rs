@@ -20,6 +20,7 @@ pub(crate) mod context;
 mod frames;
 mod slot;
 mod traits;
+pub(crate) mod workers;
 
 pub use analysis::{needs, span};
 pub use compile::{as_str, check_graph, index_of, render, render_into, render_len, topo, Format};

@@ -1,0 +1,377 @@
+//! Parallel evaluation of a pure 4-stage pipeline (Hann-windowed real FFT -> band zeroing ->
+//! spectral features -> classifier, the stages of `benches/fused.rs`) with 1 and 2 workers,
+//! in `sqrt` mode over the same 2045 windows. Every stage is pure, so with 2 workers the whole
+//! chain is computed ahead on both threads and the calling thread only delivers outputs.
+//!
+//! - `cargo bench --bench workers`: criterion group `workers` with `workers_1` and
+//!   `workers_2` (batches of 256 windows).
+//! - `SQRTSPACE_BENCH_REPORT=1 cargo bench --bench workers`: no criterion; runs 1 and 2
+//!   workers alternately (7 runs each, so that load from other processes hits both alike),
+//!   prints each median, the speedup, the 1-minute load average, the speedup of a plain
+//!   CPU-bound loop split over 2 threads measured between the runs (what the machine can give
+//!   a second thread at that moment), the plan the planner makes
+//!   with `max_workers = 2` (measured stage costs, estimated speedup), and checks that the
+//!   outputs are identical.
+
+mod common;
+
+use std::cell::RefCell;
+use std::hint::black_box;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{bench_mode, human, ms, report_requested, time, Lcg};
+use criterion::{Criterion, Throughput};
+use num_complex::Complex32;
+use realfft::{RealFftPlanner, RealToComplex};
+use sqrtspace::{pipeline, stage, Config, Mode, MIB};
+
+/// Sample rate of the synthetic signal, Hz.
+const SAMPLE_RATE: f32 = 44_100.0;
+/// Frame length `W`, samples.
+const WINDOW: usize = 4096;
+/// Hop `H`, samples.
+const HOP: usize = 1024;
+/// Windows of the benchmarked signal: `2^21` samples give `(2^21 - W) / H + 1 = 2045`.
+const WINDOWS: u64 = ((1 << 21) - WINDOW as u64) / HOP as u64 + 1;
+/// Windows under `cargo test --benches` (a smoke test, not a measurement).
+const TEST_WINDOWS: u64 = 64;
+/// Windows per batch with 2 workers (`SQRTSPACE_BENCH_BATCH` overrides it).
+const BATCH: u64 = 256;
+
+fn batch() -> u64 {
+    std::env::var("SQRTSPACE_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH)
+}
+
+const ZERO: Complex32 = Complex32::new(0.0, 0.0);
+
+/// Runtime parameters of the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandParams {
+    /// Sample rate, Hz.
+    pub sample_rate: f32,
+    /// Lowest kept frequency, Hz.
+    pub low_hz: f32,
+    /// Highest kept frequency, Hz.
+    pub high_hz: f32,
+}
+
+impl Default for BandParams {
+    fn default() -> Self {
+        BandParams {
+            sample_rate: SAMPLE_RATE,
+            low_hz: 80.0,
+            high_hz: 2000.0,
+        }
+    }
+}
+
+impl BandParams {
+    /// Bins of a one-sided spectrum of `bins` bins whose centre lies in `[low_hz, high_hz]`.
+    fn kept(&self, bins: usize) -> Range<usize> {
+        let n = (2 * bins.saturating_sub(1)).max(1) as f32;
+        let lo = (self.low_hz * n / self.sample_rate).ceil() as usize;
+        let hi = ((self.high_hz * n / self.sample_rate).floor() as usize + 1).min(bins);
+        lo.min(hi)..hi
+    }
+}
+
+/// A planned forward real FFT with its periodic Hann window and buffers.
+struct FftPlan {
+    n: usize,
+    hann: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f32>>,
+    input: Vec<f32>,
+    scratch: Vec<Complex32>,
+}
+
+impl FftPlan {
+    fn new(n: usize) -> Self {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let hann = (0..n)
+            .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32)
+            .collect();
+        FftPlan {
+            n,
+            hann,
+            input: fft.make_input_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+        }
+    }
+}
+
+thread_local! {
+    /// The plan of the last frame length used on this thread.
+    static PLAN: RefCell<Option<FftPlan>> = const { RefCell::new(None) };
+}
+
+/// One-sided spectrum (`W/2 + 1` bins, unnormalised) of the periodic-Hann-windowed frame.
+/// Allocates only its output.
+#[stage(inputs = [input], cost = 10)]
+fn spectrum(frame: &[f32]) -> Vec<Complex32> {
+    let n = frame.len();
+    PLAN.with_borrow_mut(|slot| {
+        if slot.as_ref().is_none_or(|p| p.n != n) {
+            *slot = Some(FftPlan::new(n));
+        }
+        let plan = slot.get_or_insert_with(|| FftPlan::new(n));
+        for ((dst, &x), &w) in plan.input.iter_mut().zip(frame).zip(&plan.hann) {
+            *dst = x * w;
+        }
+        let mut out = vec![ZERO; n / 2 + 1];
+        plan.fft
+            .process_with_scratch(&mut plan.input, &mut out, &mut plan.scratch)
+            .expect("buffers are sized by the plan");
+        out
+    })
+}
+
+/// The spectrum with every bin outside `[low_hz, high_hz]` zeroed (a brick-wall band-pass).
+#[stage(inputs = [spectrum], cost = 1)]
+fn band(spec: &[Complex32], #[params] p: &BandParams) -> Vec<Complex32> {
+    let kept = p.kept(spec.len());
+    spec.iter()
+        .enumerate()
+        .map(|(k, &c)| if kept.contains(&k) { c } else { ZERO })
+        .collect()
+}
+
+/// Per-window spectral features.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    /// Magnitude-weighted mean frequency, Hz.
+    pub centroid_hz: f32,
+    /// Geometric over arithmetic mean of the power in the kept band (0 tonal .. 1 white).
+    pub flatness: f32,
+    /// RMS of the windowed frame (Parseval), full scale 1.0.
+    pub rms: f32,
+}
+
+impl sqrtspace::ByteSize for Features {}
+
+/// Centroid, flatness and RMS of a (band-zeroed) spectrum.
+#[stage(inputs = [band], cost = 2)]
+fn features(spec: &[Complex32], #[params] p: &BandParams) -> Features {
+    let n = (2 * spec.len().saturating_sub(1)).max(1);
+    let bin_hz = p.sample_rate / n as f32;
+    let last = spec.len().saturating_sub(1);
+    let (mut energy, mut mag_sum, mut weighted) = (0.0f32, 0.0f32, 0.0f32);
+    for (k, c) in spec.iter().enumerate() {
+        let power = c.norm_sqr();
+        let mag = power.sqrt();
+        mag_sum += mag;
+        weighted += mag * k as f32 * bin_hz;
+        energy += if k == 0 || k == last {
+            power
+        } else {
+            2.0 * power
+        };
+    }
+    let kept = p.kept(spec.len());
+    let (mut log_sum, mut lin_sum) = (0.0f32, 0.0f32);
+    for c in &spec[kept.clone()] {
+        let power = c.norm_sqr() + 1e-12;
+        log_sum += power.ln();
+        lin_sum += power;
+    }
+    let m = kept.len().max(1) as f32;
+    Features {
+        centroid_hz: if mag_sum > 0.0 {
+            weighted / mag_sum
+        } else {
+            0.0
+        },
+        flatness: (log_sum / m).exp() / (lin_sum / m),
+        rms: energy.sqrt() / n as f32,
+    }
+}
+
+/// A 3-class fixed-weight linear rule: 0 quiet, 1 tonal, 2 noisy (argmax of `W x + b` over
+/// `x = [centroid kHz, flatness, level dBFS / 20]`).
+#[stage(inputs = [features], cost = 1)]
+fn classify(f: &Features) -> u8 {
+    const W: [[f32; 3]; 3] = [[0.0, 0.0, -4.0], [-0.5, -8.0, 1.0], [0.5, 8.0, 1.0]];
+    const B: [f32; 3] = [-8.0, 2.0, -1.0];
+    let x = [f.centroid_hz / 1000.0, f.flatness, (f.rms + 1e-9).log10()];
+    let mut best = (0u8, f32::NEG_INFINITY);
+    for (c, (w, b)) in W.iter().zip(B).enumerate() {
+        let score = w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + b;
+        if score > best.1 {
+            best = (c as u8, score);
+        }
+    }
+    best.0
+}
+
+pipeline! {
+    /// FFT -> band zeroing -> features -> classifier.
+    pub struct Chain {
+        sample: f32,
+        params: BandParams,
+        stages: [spectrum, band, features, classify],
+        output: classify,
+    }
+}
+
+/// A deterministic synthetic signal, generated in order: two sines with slow envelopes plus
+/// LCG noise whose level swells and fades, so the classifier sees all three classes.
+struct Synth {
+    i: u64,
+    noise: Lcg,
+}
+
+impl Synth {
+    fn new() -> Self {
+        Synth {
+            i: 0,
+            noise: Lcg::new(0x5eed),
+        }
+    }
+    fn fill(&mut self, out: &mut [f32]) {
+        use std::f64::consts::TAU;
+        let sr = f64::from(SAMPLE_RATE);
+        for x in out {
+            let s = self.i as f64 / sr;
+            let tone = (0.5 + 0.5 * (TAU * s / 7.0).sin()) * (TAU * 440.0 * s).sin()
+                + 0.2 * (TAU * 1234.5 * s).sin();
+            let level = (0.5 + 0.5 * (TAU * s / 5.0).cos()).powi(3);
+            *x = (0.4 * tone * (0.5 + 0.5 * (TAU * s / 11.0).sin())) as f32
+                + 0.6 * level as f32 * self.noise.next_f32();
+            self.i += 1;
+        }
+    }
+    fn take(&mut self, n: usize) -> Vec<f32> {
+        let mut v = vec![0.0; n];
+        self.fill(&mut v);
+        v
+    }
+}
+
+/// Samples holding exactly `windows` windows.
+fn samples_for(windows: u64) -> usize {
+    (windows as usize - 1) * HOP + WINDOW
+}
+
+fn config(workers: usize) -> Config {
+    Config::default()
+        .with_window(WINDOW)
+        .with_hop(HOP)
+        .with_mode(Mode::Sqrt)
+        .with_lru_bytes(16 * MIB)
+        .with_max_workers(workers)
+}
+
+/// The classes of `windows` windows of `signal` with `workers` threads (forced, batches of
+/// [`batch`]).
+fn run(signal: &[f32], windows: u64, workers: usize) -> Vec<u8> {
+    let mut p = Chain::new(config(workers), BandParams::default()).expect("valid config");
+    p.force_workers(Some((workers, batch())));
+    p.evaluate::<classify>(signal, 0..windows)
+        .expect("the chain does not fail")
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The machine's spare parallelism right now: the time of a fixed CPU-bound loop on one thread
+/// over its time split between two threads (2.0 on two idle cores; below 1 when other
+/// processes already use every core).
+fn two_thread_capacity() -> f64 {
+    fn spin(n: u64) -> f64 {
+        let mut x = 1.000_001f64;
+        for i in 0..n {
+            x = (x * 1.000_000_1 + (i & 7) as f64 * 1e-9).min(4.0);
+        }
+        x
+    }
+    const N: u64 = 40_000_000;
+    let one = time(|| black_box(spin(N))).0;
+    let two = time(|| {
+        std::thread::scope(|s| {
+            let h = s.spawn(|| black_box(spin(N / 2)));
+            black_box(spin(N / 2));
+            let _ = h.join();
+        });
+    })
+    .0;
+    one.as_secs_f64() / two.as_secs_f64()
+}
+
+fn report(signal: &[f32], windows: u64) {
+    let one = run(signal, windows, 1);
+    assert_eq!(
+        run(signal, windows, 2),
+        one,
+        "outputs identical with 2 workers"
+    );
+    let (mut t1, mut t2): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
+    let mut capacity = Vec::new();
+    let load_before = load_average();
+    for _ in 0..7 {
+        t1.push(time(|| black_box(run(signal, windows, 1))).0);
+        t2.push(time(|| black_box(run(signal, windows, 2))).0);
+        capacity.push(two_thread_capacity());
+    }
+    capacity.sort_by(f64::total_cmp);
+    t1.sort();
+    t2.sort();
+    let (m1, m2) = (t1[3], t2[3]);
+    println!(
+        "workers bench: {windows} windows of {WINDOW} samples (hop {HOP}), sqrt mode, batch {}",
+        batch()
+    );
+    println!("  1 worker:  median {} (min {})", ms(m1), ms(t1[0]));
+    println!("  2 workers: median {} (min {})", ms(m2), ms(t2[0]));
+    println!(
+        "  speedup:   {:.2}x median, {:.2}x min; outputs identical",
+        m1.as_secs_f64() / m2.as_secs_f64(),
+        t1[0].as_secs_f64() / t2[0].as_secs_f64()
+    );
+    println!(
+        "  load average (1 min): {load_before} before, {} after; cores: {}",
+        load_average(),
+        sqrtspace::parallel::cores()
+    );
+    println!(
+        "  spare parallelism at the same time: a CPU-bound loop split over 2 threads ran {:.2}x (median; 2.00 on two idle cores)",
+        capacity[3]
+    );
+    println!(
+        "  signal: {} of f32 samples",
+        human(std::mem::size_of_val(signal) as u64)
+    );
+    let mut p = Chain::new(config(2), BandParams::default()).expect("valid config");
+    let plan = p.plan::<classify>(signal, 0..windows).expect("plans");
+    println!("{plan}");
+}
+
+fn main() {
+    let windows = if bench_mode() { WINDOWS } else { TEST_WINDOWS };
+    let signal = Synth::new().take(samples_for(windows));
+    if report_requested() {
+        report(&signal, windows);
+        return;
+    }
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .configure_from_args();
+    let mut g = c.benchmark_group("workers");
+    g.throughput(Throughput::Elements(windows));
+    for workers in [1, 2] {
+        g.bench_function(format!("workers_{workers}"), |b| {
+            b.iter(|| black_box(run(&signal, windows, workers)));
+        });
+    }
+    g.finish();
+    c.final_summary();
+}
