@@ -581,8 +581,8 @@ pub struct AudioRun {
     /// planner ([`Planner::lru_for`]: at most 0.6 × the last-level cache), in classic mode the
     /// plan's. May be less than `config.lru_bytes`.
     pub lru_bytes: usize,
-    /// Worker threads the engine used: 1 (the executors are single-threaded; the
-    /// configuration's `max_workers` is not used by them).
+    /// Threads the engine used ([`Pipeline::workers_used`](sqrtspace::Pipeline::workers_used)):
+    /// 1 unless the planner chose parallel evaluation for `config.max_workers > 1`.
     pub workers: usize,
     /// The recording's sample rate in Hz.
     pub sample_rate: u32,
@@ -886,7 +886,7 @@ impl AudioJob {
             config,
             k,
             lru_bytes,
-            workers: 1,
+            workers: pipe.workers_used(),
             sample_rate: params.sample_rate,
             end,
             summary,

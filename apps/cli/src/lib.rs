@@ -299,6 +299,12 @@ pub struct EngineArgs {
     /// number is MiB.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub ram_budget: Option<u64>,
+    /// Threads that may evaluate windows: a number (capped at the cores), or `auto` for the
+    /// planner's choice up to the cores (it measures each stage in its probe and uses more
+    /// than one thread only where its Amdahl estimate says it pays). The report prints the
+    /// threads that ran.
+    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_workers)]
+    pub workers: usize,
 }
 
 impl EngineArgs {
@@ -321,6 +327,7 @@ impl EngineArgs {
         if let Some(b) = self.ram_budget {
             c = c.with_ram_budget(b);
         }
+        c = c.with_max_workers(self.workers);
         c.validate().map_err(|e| CliError::Usage(e.to_string()))?;
         Ok(c)
     }
@@ -549,6 +556,19 @@ fn to_usize(v: u64) -> usize {
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
+}
+
+/// Parses `--workers`: `auto` (the cores: the planner chooses up to them) or a count 1..=1024.
+fn parse_workers(s: &str) -> Result<usize, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(sqrtspace::parallel::cores());
+    }
+    match s.parse::<usize>() {
+        Ok(n @ 1..=1024) => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a worker count: use a number from 1 to 1024, or `auto`"
+        )),
+    }
 }
 
 /// Parses a size: `512M`, `512MB`, `512MiB`, `2G`, `64K`, `1024B`; a bare number is MiB.

@@ -601,6 +601,7 @@ pub(crate) fn start<G: Graph>(
     need: &[Option<Range<u64>>],
     keep: bool,
 ) {
+    core.workers.most_used = core.workers.most_used.max(par.workers);
     core.workers.active = (par.workers > 1).then(|| {
         Prefetch::new(
             par.workers,

@@ -145,6 +145,14 @@ impl<G: Graph> Pipeline<G> {
     {
         G::slot(&self.core.slots)
     }
+    /// The most threads (the calling thread and the workers) any evaluation of this pipeline,
+    /// pull or push, has used so far: 1 unless the planner chose, or
+    /// [`force_workers`](Self::force_workers) forced, parallel evaluation. For reports that
+    /// print the workers that really ran rather than [`Config::max_workers`](crate::Config).
+    #[must_use]
+    pub fn workers_used(&self) -> usize {
+        self.core.workers.most_used
+    }
     /// The plan of the last evaluation.
     #[must_use]
     pub fn last_plan(&self) -> Option<&Plan> {

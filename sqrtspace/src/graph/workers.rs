@@ -109,6 +109,8 @@ pub(crate) struct Workers<G: Graph> {
     /// The pool threads, started at the first batch and kept while the pipeline lives (so
     /// that stages' thread-local caches, such as FFT plans, persist).
     pub(crate) pool: Option<Pool<G>>,
+    /// The most threads any evaluation of this pipeline has used (1 until one ran in parallel).
+    pub(crate) most_used: usize,
 }
 
 /// One chunk of a batch handed to a pool thread: everything owned (`'static`).
@@ -168,6 +170,7 @@ impl<G: Graph> Default for Workers<G> {
             costs: None,
             forced: None,
             pool: None,
+            most_used: 1,
         }
     }
 }
