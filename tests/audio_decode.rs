@@ -421,6 +421,24 @@ fn wav_declaring_zero_channels_or_zero_block_alignment_is_an_invalid_header() {
 }
 
 #[test]
+fn wav_declaring_a_frame_wider_than_65535_bytes_is_an_invalid_header_not_a_panic() {
+    // 32768 channels of 16 bits: a 65536-byte frame. symphonia 0.6's WAV reader computes the
+    // expected block alignment in `u16` and overflows (a panic in debug builds), found by
+    // `audio_fuzz` with 3000 cases.
+    let mut bytes = wav_bytes(1, 8000, &pattern(1000), None);
+    bytes[22..24].copy_from_slice(&32768u16.to_le_bytes());
+    let file = TempFile::new("wide.wav", &bytes);
+    let err = AudioReader::open(file.path()).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::InvalidHeader { .. }),
+        "expected InvalidHeader, got {err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("32768 channels of 16 bits"), "{msg}");
+    assert!(msg.contains("65536 bytes"), "{msg}");
+}
+
+#[test]
 fn ogg_decodes_exactly_the_length_its_last_granule_declares() {
     let path = ogg_path();
     let mut reader = AudioReader::open(&path).unwrap();

@@ -14,22 +14,25 @@
 //! failure, an unsupported format, corrupt data, a truncated file and a file without audio,
 //! each with a message that says what to change.
 //!
-//! [symphonia]: https://docs.rs/symphonia/0.5
+//! [symphonia]: https://docs.rs/symphonia/0.6
 
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
-use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_VORBIS};
-use symphonia::core::conv::IntoSample;
+use symphonia::core::audio::conv::IntoSample;
+use symphonia::core::audio::sample::Sample;
+use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef};
+use symphonia::core::codecs::audio::well_known::CODEC_ID_VORBIS;
+use symphonia::core::codecs::audio::{
+    AudioCodecParameters, AudioDecoder, AudioDecoderOptions, CODEC_ID_NULL_AUDIO,
+};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, Track};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
-use symphonia::core::sample::Sample;
 
 /// Everything that can go wrong while opening or decoding an audio file.
 ///
@@ -179,7 +182,7 @@ fn expected_suffix(expected: Option<u64>) -> String {
 /// One opened pass over the file.
 struct Stream {
     format: Box<dyn FormatReader>,
-    decoder: Box<dyn Decoder>,
+    decoder: Box<dyn AudioDecoder>,
     track_id: u32,
     sample_rate: u32,
     channels: Option<u16>,
@@ -187,8 +190,8 @@ struct Stream {
     /// PCM and FLAC: packet timestamps count samples exactly, and the declared length is
     /// exact. Not so for Ogg Vorbis.
     exact_length: bool,
-    /// Timestamp of the first sample (`start_ts` of the codec parameters).
-    start_ts: u64,
+    /// Timestamp of the first sample (the track's `start_ts`).
+    start_ts: i64,
     /// Ogg: the file does not end with a complete end-of-stream page (see [`ogg_truncated`]).
     truncated_container: bool,
 }
@@ -211,8 +214,8 @@ struct Stream {
 /// (symphonia's demuxers may still allocate packet buffers internally).
 ///
 /// Headers are checked before the decoder sees them: a WAV `fmt ` chunk declaring a sample
-/// rate, channel count, block alignment or sample width of 0 is a
-/// [`DecodeError::InvalidHeader`]; a panic inside the decoder library on malformed data is
+/// rate, channel count, block alignment or sample width of 0, or a frame (channels x sample
+/// width) over 65535 bytes, is a [`DecodeError::InvalidHeader`]; a panic inside the decoder library on malformed data is
 /// caught and reported as [`DecodeError::DecoderPanic`], never propagated.
 ///
 /// No sample is dropped or invented silently:
@@ -314,7 +317,7 @@ impl AudioReader {
     }
 
     /// The length of one pass in mono samples (= source frames), when the header declares
-    /// it (`n_frames` in symphonia's codec parameters); `None` when unknown.
+    /// it (`num_frames` of symphonia's track); `None` when unknown.
     pub fn duration_samples(&self) -> Option<u64> {
         self.stream.n_frames
     }
@@ -379,9 +382,19 @@ impl AudioReader {
         loop {
             let next = guarded(|| self.stream.format.next_packet());
             let packet = match next.map_err(|d| self.panicked(d))? {
-                Ok(packet) => packet,
+                Ok(Some(packet)) => packet,
+                // The end of this pass: symphonia 0.6 reports it as `Ok(None)`; a demuxer that
+                // knows the declared length and runs out of data before it (FLAC) reports
+                // `UnexpectedEof`, which the length check below turns into `Truncated`.
+                Ok(None) => {
+                    self.check_pass_length()?;
+                    if self.pass + 1 >= self.repeat {
+                        return Ok(false);
+                    }
+                    self.restart()?;
+                    continue;
+                }
                 Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    // End of this pass.
                     self.check_pass_length()?;
                     if self.pass + 1 >= self.repeat {
                         return Ok(false);
@@ -397,19 +410,20 @@ impl AudioReader {
                 }
                 Err(e) => return Err(self.mid_stream_error(e)),
             };
-            if packet.track_id() != self.stream.track_id {
+            if packet.track_id != self.stream.track_id {
                 continue;
             }
             if self.stream.exact_length {
                 // A demuxer that resynchronises past damaged data (symphonia's FLAC reader
                 // does) would otherwise drop samples silently: check that this packet starts
                 // where the previous one ended.
-                let expected = self.stream.start_ts.saturating_add(self.pass_samples);
-                if packet.ts() != expected {
+                let expected = i128::from(self.stream.start_ts) + i128::from(self.pass_samples);
+                let got = i128::from(packet.pts.get());
+                if got != expected {
                     return Err(DecodeError::Corrupt {
                         path: self.path.clone(),
                         samples_read: self.samples_read,
-                        detail: gap_detail(expected, packet.ts(), self.stream.sample_rate),
+                        detail: gap_detail(expected, got, self.stream.sample_rate),
                     });
                 }
             }
@@ -426,7 +440,7 @@ impl AudioReader {
                     })
                 }
             };
-            let channels = decoded.spec().channels.count();
+            let channels = decoded.spec().channels().count();
             if channels == 0 && decoded.frames() > 0 {
                 return Err(DecodeError::Corrupt {
                     path: self.path.clone(),
@@ -520,16 +534,12 @@ impl AudioReader {
 
     /// Rebuilds the decoder after symphonia's `ResetRequired`.
     fn reset_decoder(&mut self) -> Result<(), DecodeError> {
-        let track = self
-            .stream
-            .format
-            .tracks()
-            .iter()
-            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or_else(|| DecodeError::NoAudioTrack {
+        let (track, params) = first_audio_track(self.stream.format.tracks()).ok_or_else(|| {
+            DecodeError::NoAudioTrack {
                 path: self.path.clone(),
-            })?;
-        let rate = track.codec_params.sample_rate;
+            }
+        })?;
+        let rate = params.sample_rate;
         if rate.is_some_and(|r| r != self.stream.sample_rate) {
             return Err(DecodeError::Unsupported {
                 path: self.path.clone(),
@@ -543,7 +553,7 @@ impl AudioReader {
         }
         let track_id = track.id;
         let decoder = symphonia::default::get_codecs()
-            .make(&track.codec_params, &DecoderOptions::default())
+            .make_audio_decoder(params, &AudioDecoderOptions::default())
             .map_err(|e| map_error(&self.path, self.samples_read, e))?;
         self.stream.track_id = track_id;
         self.stream.decoder = decoder;
@@ -581,14 +591,12 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 /// What [`check_header`] learnt about the container.
 #[derive(Debug, Clone, Copy, Default)]
 struct HeaderFacts {
-    /// The file starts with an Ogg page (`OggS`).
-    ogg: bool,
     /// Ogg only: the file does not end with a complete end-of-stream page.
     ogg_truncated: bool,
 }
 
-/// Checks the fields of a RIFF/WAVE `fmt ` chunk that the decoder divides by or builds a time
-/// base from (sample rate, channels, block alignment, bits per sample), and for an Ogg file
+/// Checks the fields of a RIFF/WAVE `fmt ` chunk that the decoder divides by, multiplies or
+/// builds a time base from (sample rate, channels, block alignment, bits per sample), and for an Ogg file
 /// whether it ends with its end-of-stream page. Other containers pass unchecked (the decoder
 /// validates them). Leaves `file` at an unspecified position.
 fn check_header(path: &Path, file: &mut File, len: u64) -> Result<HeaderFacts, DecodeError> {
@@ -606,7 +614,6 @@ fn check_header(path: &Path, file: &mut File, len: u64) -> Result<HeaderFacts, D
     let head = &head[..n];
     if head.starts_with(b"OggS") {
         return Ok(HeaderFacts {
-            ogg: true,
             ogg_truncated: ogg_truncated(file, len).map_err(io_err)?,
         });
     }
@@ -649,6 +656,15 @@ fn check_header(path: &Path, file: &mut File, len: u64) -> Result<HeaderFacts, D
                 }
                 if bits == 0 {
                     return Err(bad("its `fmt ` chunk declares 0 bits per sample".to_owned()));
+                }
+                // One frame (a sample of every channel) must fit the 16-bit block alignment
+                // field; symphonia 0.6's WAV reader multiplies the two in `u16` and overflows.
+                let frame_bytes = u32::from(channels) * u32::from(bits).div_ceil(8);
+                if frame_bytes > u32::from(u16::MAX) {
+                    return Err(bad(format!(
+                        "its `fmt ` chunk declares {channels} channels of {bits} bits, a frame of \
+                         {frame_bytes} bytes, more than a WAV frame can hold (65535 bytes)"
+                    )));
                 }
                 return Ok(HeaderFacts::default());
             }
@@ -746,6 +762,12 @@ fn map_error(path: &Path, samples_read: u64, e: SymphoniaError) -> DecodeError {
             samples_read,
             detail: "the stream requires a decoder reset that could not be performed".to_owned(),
         },
+        // `Error` is `#[non_exhaustive]` since symphonia 0.6.
+        other => DecodeError::Corrupt {
+            path,
+            samples_read,
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -795,14 +817,16 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    // Ogg Vorbis: gapless mode makes the demuxer trim the encoder's delay and the padding of
-    // the last block (from the granule positions), so a pass is as long as the file declares.
-    let options = FormatOptions {
-        enable_gapless: facts.ogg,
-        ..FormatOptions::default()
-    };
-    let probed = guarded(|| {
-        symphonia::default::get_probe().format(&hint, mss, &options, &MetadataOptions::default())
+    // Ogg Vorbis: the demuxer marks the encoder's delay and the padding of the last block on
+    // each packet (`trim_start`/`trim_end`, from the granule positions) and the decoder's
+    // gapless mode (on by default) trims them, so a pass is as long as the file declares.
+    let format = guarded(|| {
+        symphonia::default::get_probe().probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
     })
     .map_err(|detail| DecodeError::DecoderPanic {
         path: path.to_path_buf(),
@@ -818,16 +842,11 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
         },
         other => map_error(path, 0, other),
     })?;
-    let format = probed.format;
 
-    let track = format
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| DecodeError::NoAudioTrack {
+    let (track, params) =
+        first_audio_track(format.tracks()).ok_or_else(|| DecodeError::NoAudioTrack {
             path: path.to_path_buf(),
         })?;
-    let params = &track.codec_params;
     let sample_rate = match params.sample_rate {
         Some(r) if r > 0 => r,
         _ => {
@@ -837,24 +856,28 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
             })
         }
     };
-    let channels = params.channels.and_then(|c| u16::try_from(c.count()).ok());
-    let n_frames = params.n_frames;
+    let channels = params
+        .channels
+        .as_ref()
+        .and_then(|c| u16::try_from(c.count()).ok());
+    let n_frames = track.num_frames;
     if n_frames == Some(0) {
         return Err(DecodeError::Empty {
             path: path.to_path_buf(),
         });
     }
-    let exact_length = params.codec != CODEC_TYPE_VORBIS;
-    let start_ts = params.start_ts;
+    let exact_length = params.codec != CODEC_ID_VORBIS;
+    let start_ts = track.start_ts.get();
     let track_id = track.id;
-    let decoder =
-        guarded(|| symphonia::default::get_codecs().make(params, &DecoderOptions::default()))
-            .map_err(|detail| DecodeError::DecoderPanic {
-                path: path.to_path_buf(),
-                samples_read: 0,
-                detail,
-            })?
-            .map_err(|e| map_error(path, 0, e))?;
+    let decoder = guarded(|| {
+        symphonia::default::get_codecs().make_audio_decoder(params, &AudioDecoderOptions::default())
+    })
+    .map_err(|detail| DecodeError::DecoderPanic {
+        path: path.to_path_buf(),
+        samples_read: 0,
+        detail,
+    })?
+    .map_err(|e| map_error(path, 0, e))?;
 
     Ok(Stream {
         format,
@@ -869,8 +892,17 @@ fn open_stream(path: &Path) -> Result<Stream, DecodeError> {
     })
 }
 
-/// Describes a packet that does not start where the previous one ended.
-fn gap_detail(expected: u64, got: u64, sample_rate: u32) -> String {
+/// The first track with audio codec parameters of a known codec, and those parameters.
+fn first_audio_track(tracks: &[Track]) -> Option<(&Track, &AudioCodecParameters)> {
+    tracks.iter().find_map(|t| {
+        let params = t.codec_params.as_ref()?.audio()?;
+        (params.codec != CODEC_ID_NULL_AUDIO).then_some((t, params))
+    })
+}
+
+/// Describes a packet that does not start where the previous one ended (sample indices are
+/// signed: a demuxer's timestamps may be negative).
+fn gap_detail(expected: i128, got: i128, sample_rate: u32) -> String {
     let at_s = expected as f64 / f64::from(sample_rate);
     if got > expected {
         format!(
@@ -887,31 +919,31 @@ fn gap_detail(expected: u64, got: u64, sample_rate: u32) -> String {
 }
 
 /// Writes the channel mean of every frame of `buf` into `out` (cleared first).
-fn mix_to_mono(buf: &AudioBufferRef<'_>, out: &mut Vec<f32>) {
+fn mix_to_mono(buf: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
     match buf {
-        AudioBufferRef::U8(b) => mix_planes(b, out),
-        AudioBufferRef::U16(b) => mix_planes(b, out),
-        AudioBufferRef::U24(b) => mix_planes(b, out),
-        AudioBufferRef::U32(b) => mix_planes(b, out),
-        AudioBufferRef::S8(b) => mix_planes(b, out),
-        AudioBufferRef::S16(b) => mix_planes(b, out),
-        AudioBufferRef::S24(b) => mix_planes(b, out),
-        AudioBufferRef::S32(b) => mix_planes(b, out),
-        AudioBufferRef::F32(b) => mix_planes(b, out),
-        AudioBufferRef::F64(b) => mix_planes(b, out),
+        GenericAudioBufferRef::U8(b) => mix_planes(b, out),
+        GenericAudioBufferRef::U16(b) => mix_planes(b, out),
+        GenericAudioBufferRef::U24(b) => mix_planes(b, out),
+        GenericAudioBufferRef::U32(b) => mix_planes(b, out),
+        GenericAudioBufferRef::S8(b) => mix_planes(b, out),
+        GenericAudioBufferRef::S16(b) => mix_planes(b, out),
+        GenericAudioBufferRef::S24(b) => mix_planes(b, out),
+        GenericAudioBufferRef::S32(b) => mix_planes(b, out),
+        GenericAudioBufferRef::F32(b) => mix_planes(b, out),
+        GenericAudioBufferRef::F64(b) => mix_planes(b, out),
     }
 }
 
 fn mix_planes<S: Sample + IntoSample<f32>>(buf: &AudioBuffer<S>, out: &mut Vec<f32>) {
     let frames = buf.frames();
-    let channels = buf.spec().channels.count();
+    let channels = buf.num_planes();
     out.clear();
     if channels == 0 {
         return;
     }
     out.resize(frames, 0.0);
-    for c in 0..channels {
-        for (o, &s) in out.iter_mut().zip(buf.chan(c)) {
+    for plane in buf.iter_planes() {
+        for (o, &s) in out.iter_mut().zip(plane) {
             let s: f32 = s.into_sample();
             *o += s;
         }
@@ -987,17 +1019,21 @@ mod tests {
 
     #[test]
     fn mixing_averages_channels() {
-        use symphonia::core::audio::{Channels, SignalSpec};
-        let spec = SignalSpec::new(8000, Channels::FRONT_LEFT | Channels::FRONT_RIGHT);
-        let mut buf = AudioBuffer::<i16>::new(4, spec);
-        buf.render_reserved(Some(3));
-        buf.chan_mut(0).copy_from_slice(&[16384, -16384, 0]);
-        buf.chan_mut(1).copy_from_slice(&[0, -16384, 32767]);
-        let mut out = vec![9.0; 7];
-        mix_to_mono(
-            &AudioBufferRef::S16(std::borrow::Cow::Borrowed(&buf)),
-            &mut out,
+        use symphonia::core::audio::{AudioMut, AudioSpec, Channels, Position};
+        let spec = AudioSpec::new(
+            8000,
+            Channels::Positioned(Position::FRONT_LEFT | Position::FRONT_RIGHT),
         );
+        let mut buf = AudioBuffer::<i16>::new(spec, 4);
+        buf.render_silence(Some(3));
+        buf.plane_mut(0)
+            .unwrap()
+            .copy_from_slice(&[16384, -16384, 0]);
+        buf.plane_mut(1)
+            .unwrap()
+            .copy_from_slice(&[0, -16384, 32767]);
+        let mut out = vec![9.0; 7];
+        mix_to_mono(&GenericAudioBufferRef::S16(&buf), &mut out);
         assert_eq!(out, vec![0.25, -0.5, 32767.0 / 65536.0]);
     }
 }

@@ -517,13 +517,14 @@ const OOM_TAG: &str = "@@sqrtspace-bench-out-of-memory";
 
 /// Whether `e` is a clean, typed out-of-memory failure (classic mode's decoded signal, or the
 /// engine's columns, could not be reserved).
+///
+/// Matched on the typed variants (the application's and the engine's `OutOfMemory`), never on
+/// message text: an unrelated error that happens to mention memory is not an out-of-memory.
 fn is_out_of_memory(e: &AudioError) -> bool {
-    if matches!(e, AudioError::OutOfMemory { .. }) {
-        return true;
-    }
-    let text = e.to_string().to_ascii_lowercase();
-    matches!(e, AudioError::Engine(_))
-        && (text.contains("out of memory") || text.contains("could not allocate"))
+    matches!(
+        e,
+        AudioError::OutOfMemory { .. } | AudioError::Engine(sqrtspace::Error::OutOfMemory { .. })
+    )
 }
 
 /// What a child reports on its result line (one headerless CSV record).
@@ -928,5 +929,16 @@ mod tests {
         assert!(!is_out_of_memory(&AudioError::UnknownLength {
             path: "x.wav".into()
         }));
+        // The engine's typed error (classic columns reserved with try_reserve) counts ...
+        assert!(is_out_of_memory(&AudioError::Engine(
+            sqrtspace::Error::OutOfMemory {
+                bytes: 1 << 40,
+                what: "a classic-mode column",
+            }
+        )));
+        // ... an engine error whose text merely mentions memory does not.
+        assert!(!is_out_of_memory(&AudioError::Engine(
+            sqrtspace::Error::Io(std::io::Error::other("out of memory"))
+        )));
     }
 }
