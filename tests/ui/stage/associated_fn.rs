@@ -1,7 +1,9 @@
-// Expected error: `#[stage]` on an associated function (no `self`) inside an impl block: one
-// error, at the generated items that cannot sit in an impl, and not one per hidden item.
-// (The attribute cannot see that it is inside an impl block: rustc reports the first item
-// that an impl block cannot hold.)
+// Expected errors: `#[stage]` on an associated function (no `self`) inside an impl block. NOT
+// one error yet: an attribute cannot see that it sits in an impl block, the marker type a
+// stage needs must be a module-level item, and rustc's parser reports every generated item an
+// impl block cannot hold (module, `use`, trait, impls) separately, all at the stage. Each says
+// "... is not supported in `trait`s or `impl`s: consider moving ... out to a nearby module
+// scope", which is the fix: a stage is a free function.
 use sqrtspace::stage;
 
 struct Dsp;
