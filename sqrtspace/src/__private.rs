@@ -5,7 +5,8 @@ pub use crate::exec::classic::classic_column;
 pub use crate::exec::sqrt::{fetch, fetch_output, fetch_owned, probe_stage};
 pub use crate::graph::context::{Core, Exec, Held};
 pub use crate::graph::{
-    as_str, check_graph, render, render_len, topo, Compute, Format, Graph, Has, Slot,
+    as_str, check_graph, edge_count, render, render_len, resolve, topo, Compute, Format, Graph,
+    Has, Slot,
 };
 pub use crate::stage::{InputMeta, Stage, StageMeta, StageOutput, StageState};
 pub use crate::{ByteSize, Error};

@@ -115,8 +115,8 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     // less precise message. Spanned at the `stages` list.
     let topo = respan(
         quote!({
-            #p::check_graph::<#n>(#name::STAGES, #name_str);
-            #p::topo::<#n>(#name::STAGES)
+            #p::check_graph::<#n>(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str);
+            #p::topo::<#n, { #name::__SQRTSPACE_EDGES }>(#name::STAGES, &#name::__SQRTSPACE_DEPS)
         }),
         decl.stages_span,
     );
@@ -141,11 +141,19 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             }
         }
 
-        // The graph constants walk the stage list per input edge (quadratic in the number of
-        // stages): a pipeline of some hundreds of stages takes longer than rustc's default
+        // The graph constants are `O((N + E) log N)` in the const evaluator (an interpreter):
+        // a pipeline of some thousands of stages can take longer than rustc's default
         // const-evaluation budget, which is a lint, not a limit.
         #[allow(dead_code, long_running_const_eval)]
         impl #name {
+            /// The number of input edges of the stages.
+            #[doc(hidden)]
+            pub const __SQRTSPACE_EDGES: usize = #p::edge_count(#name::STAGES);
+            /// The upstream stage index of every input edge (`sqrtspace::graph::resolve`): the
+            /// stage ids are compared once, here, not per edge in every graph constant.
+            #[doc(hidden)]
+            pub const __SQRTSPACE_DEPS: [usize; #name::__SQRTSPACE_EDGES] =
+                #p::resolve::<#n, { #name::__SQRTSPACE_EDGES }>(#name::STAGES);
             /// Stage metadata in declaration order.
             pub const STAGES: &'static [#p::StageMeta] = &[#(<#stages as #p::Stage>::META),*];
             /// Stage names in declaration order.
@@ -156,14 +164,14 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             pub const COSTS: [u32; #n] = [#(<#stages as #p::Stage>::META.cost),*];
             #[doc = #doc_dot]
             pub const DOT: &'static str = {
-                const __LEN: usize = #p::render_len(#name::STAGES, #name_str, #p::Format::Dot);
-                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, #name_str, #p::Format::Dot);
+                const __LEN: usize = #p::render_len(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Dot);
+                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Dot);
                 #p::as_str(&__BUF)
             };
             #[doc = #doc_mermaid]
             pub const MERMAID: &'static str = {
-                const __LEN: usize = #p::render_len(#name::STAGES, #name_str, #p::Format::Mermaid);
-                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, #name_str, #p::Format::Mermaid);
+                const __LEN: usize = #p::render_len(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Mermaid);
+                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Mermaid);
                 #p::as_str(&__BUF)
             };
 
@@ -292,21 +300,6 @@ fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
             /// Index of the stage that no other stage reads: the default output.
             #[doc(hidden)]
             pub const __SQRTSPACE_SINK: usize = {
-                const fn eq(a: &str, b: &str) -> bool {
-                    let (a, b) = (a.as_bytes(), b.as_bytes());
-                    if a.len() != b.len() {
-                        return false;
-                    }
-                    // From the end: ids share their module prefix.
-                    let mut i = a.len();
-                    while i > 0 {
-                        i -= 1;
-                        if a[i] != b[i] {
-                            return false;
-                        }
-                    }
-                    true
-                }
                 const fn put(buf: &mut [u8; #cap], len: usize, s: &str) -> usize {
                     let s = s.as_bytes();
                     let mut i = 0;
@@ -317,23 +310,14 @@ fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
                     len + i
                 }
                 let st = #name::STAGES;
+                let deps = &#name::__SQRTSPACE_DEPS;
                 let mut read = [false; #n];
-                let mut i = 0;
-                while i < #n {
-                    let mut k = 0;
-                    while k < st[i].inputs.len() {
-                        if let ::core::option::Option::Some(id) = st[i].inputs[k].stage {
-                            let mut j = 0;
-                            while j < #n {
-                                if eq(st[j].id, id) {
-                                    read[j] = true;
-                                }
-                                j += 1;
-                            }
-                        }
-                        k += 1;
+                let mut k = 0;
+                while k < deps.len() {
+                    if deps[k] < #n {
+                        read[deps[k]] = true;
                     }
-                    i += 1;
+                    k += 1;
                 }
                 let mut count = 0;
                 let mut found = #n - 1;

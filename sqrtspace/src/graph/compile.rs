@@ -16,9 +16,7 @@ pub enum Format {
 
 /// String equality in const context. Compares from the end: stage ids
 /// (`module_path::name`) of one pipeline usually share their module prefix and differ in the
-/// name, so a mismatch is found in a byte or two. The graph checks compare ids pairwise, and
-/// const evaluation is interpreted: comparing from the start made a 200-stage pipeline
-/// exceed rustc's const-evaluation limit (`long_running_const_eval`).
+/// name, so a mismatch is found in a byte or two.
 const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
@@ -97,9 +95,148 @@ pub const fn as_str(bytes: &[u8]) -> &str {
     }
 }
 
-/// Rejects duplicate stages and cycles; called by `pipeline!` in a `const _` item, so it fails
+/// The "no stage" entry of [`resolve`]'s table: an input that reads the raw frames, or a stage
+/// that is not in the pipeline.
+pub const NONE: usize = usize::MAX;
+
+/// FNV-1a (64-bit) of a stage id (Fowler, Noll, Vo; `http://www.isthe.com/chongo/tech/comp/fnv/`).
+const fn fnv(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < b.len() {
+        h ^= b[i] as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+/// Stage indices sorted by (id hash, index), with the hashes: the lookup table of [`resolve`]
+/// and the duplicate check of [`check_graph`]. Heapsort, `O(N log N)` comparisons of integers
+/// (the const evaluator is an interpreter: comparing ids pairwise made check time quadratic).
+const fn sorted_ids<const N: usize>(stages: &[StageMeta]) -> ([u64; N], [usize; N]) {
+    let mut hash = [0u64; N];
+    let mut order = [0usize; N];
+    let mut i = 0;
+    while i < N {
+        hash[i] = fnv(stages[i].id);
+        order[i] = i;
+        i += 1;
+    }
+    // Max-heap on (hash, index), then repeatedly move the largest to the end.
+    let mut start = N / 2;
+    while start > 0 {
+        start -= 1;
+        sift_down(&hash, &mut order, start, N);
+    }
+    let mut end = N;
+    while end > 1 {
+        end -= 1;
+        let t = order[0];
+        order[0] = order[end];
+        order[end] = t;
+        sift_down(&hash, &mut order, 0, end);
+    }
+    (hash, order)
+}
+
+/// `(hash[a], a) < (hash[b], b)`.
+const fn before(hash: &[u64], a: usize, b: usize) -> bool {
+    hash[a] < hash[b] || (hash[a] == hash[b] && a < b)
+}
+
+const fn sift_down(hash: &[u64], order: &mut [usize], mut root: usize, end: usize) {
+    loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            return;
+        }
+        if child + 1 < end && before(hash, order[child], order[child + 1]) {
+            child += 1;
+        }
+        if !before(hash, order[root], order[child]) {
+            return;
+        }
+        let t = order[root];
+        order[root] = order[child];
+        order[child] = t;
+        root = child;
+    }
+}
+
+/// The number of input edges of `stages` (the length of [`resolve`]'s table).
+#[must_use]
+pub const fn edge_count(stages: &[StageMeta]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < stages.len() {
+        n += stages[i].inputs.len();
+        i += 1;
+    }
+    n
+}
+
+/// The upstream stage index of every input edge, stage by stage in declaration order and
+/// within a stage in `inputs` order: `E` = [`edge_count`] entries, [`NONE`] for the raw frames
+/// or a stage outside `stages`. Where an id is listed twice, its first index ([`check_graph`]
+/// reports the duplicate). `pipeline!` computes it once, in a constant, for every graph check
+/// and rendering: `O((N + E) log N)` instead of comparing ids per edge and stage.
+#[must_use]
+pub const fn resolve<const N: usize, const E: usize>(stages: &[StageMeta]) -> [usize; E] {
+    let (hash, order) = sorted_ids::<N>(stages);
+    let mut deps = [NONE; E];
+    let mut k = 0;
+    let mut i = 0;
+    while i < N {
+        let ins = stages[i].inputs;
+        let mut e = 0;
+        while e < ins.len() {
+            if let Some(id) = ins[e].stage {
+                let h = fnv(id);
+                // First position whose hash is >= h.
+                let (mut lo, mut hi) = (0, N);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if hash[order[mid]] < h {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                while lo < N && hash[order[lo]] == h {
+                    if str_eq(stages[order[lo]].id, id) {
+                        deps[k] = order[lo];
+                        break;
+                    }
+                    lo += 1;
+                }
+            }
+            k += 1;
+            e += 1;
+        }
+        i += 1;
+    }
+    deps
+}
+
+/// Where each stage's edges start in [`resolve`]'s table.
+const fn first_edges<const N: usize>(stages: &[StageMeta]) -> [usize; N] {
+    let mut first = [0usize; N];
+    let mut k = 0;
+    let mut i = 0;
+    while i < N {
+        first[i] = k;
+        k += stages[i].inputs.len();
+        i += 1;
+    }
+    first
+}
+
+/// Rejects duplicate stages and cycles; called by `pipeline!` in a `const` item, so it fails
 /// at compile time with a message such as
 /// ``pipeline `P` has a cycle: `a -> b -> c -> a`; a stage cannot depend on its own output``.
+/// `deps` is [`resolve`]'s table.
 ///
 /// Inputs naming a stage outside `stages` are skipped here: the `Has<S>` trait bound reports
 /// them with a pointed message.
@@ -107,29 +244,29 @@ pub const fn as_str(bytes: &[u8]) -> &str {
 /// # Panics
 /// At compile time, on a duplicate stage or a cycle (lookback edges count: feedback belongs in
 /// a stage's state).
-pub const fn check_graph<const N: usize>(stages: &[StageMeta], pipeline: &str) {
-    let mut i = 0;
-    while i < N {
-        let mut j = i + 1;
-        while j < N {
-            if str_eq(stages[i].id, stages[j].id) {
-                let mut buf = [0u8; 256];
-                let mut o = Out {
-                    buf: &mut buf,
-                    len: 0,
-                };
-                o.put("pipeline `");
-                o.put(pipeline);
-                o.put("` lists stage `");
-                o.put(stages[i].name);
-                o.put("` twice; list each stage once");
-                let len = o.len;
-                fail(&buf, len);
-            }
-            j += 1;
+pub const fn check_graph<const N: usize>(stages: &[StageMeta], deps: &[usize], pipeline: &str) {
+    // Equal ids are neighbours in the sorted order.
+    let (hash, order) = sorted_ids::<N>(stages);
+    let mut p = 1;
+    while p < N {
+        let (a, b) = (order[p - 1], order[p]);
+        if hash[a] == hash[b] && str_eq(stages[a].id, stages[b].id) {
+            let mut buf = [0u8; 256];
+            let mut o = Out {
+                buf: &mut buf,
+                len: 0,
+            };
+            o.put("pipeline `");
+            o.put(pipeline);
+            o.put("` lists stage `");
+            o.put(stages[a].name);
+            o.put("` twice; list each stage once");
+            let len = o.len;
+            fail(&buf, len);
         }
-        i += 1;
+        p += 1;
     }
+    let first = first_edges::<N>(stages);
     // Iterative DFS along "depends on" edges; grey = on the stack.
     let mut color = [0u8; N];
     let mut stack = [0usize; N];
@@ -146,14 +283,12 @@ pub const fn check_graph<const N: usize>(stages: &[StageMeta], pipeline: &str) {
         color[root] = 1;
         loop {
             let node = stack[top];
-            let inputs = stages[node].inputs;
-            if next[top] < inputs.len() {
-                let edge = inputs[next[top]];
+            if next[top] < stages[node].inputs.len() {
+                let dep = deps[first[node] + next[top]];
                 next[top] += 1;
-                let Some(id) = edge.stage else { continue };
-                let Some(dep) = index_of(stages, id) else {
+                if dep == NONE {
                     continue;
-                };
+                }
                 if color[dep] == 1 {
                     cycle(stages, pipeline, &stack, top, dep);
                 }
@@ -213,54 +348,131 @@ const fn fail(buf: &[u8], len: usize) {
 }
 
 /// Topological order of `stages` (inputs before their consumers, ties in declaration order),
-/// Kahn's algorithm (Kahn 1962, "Topological sorting of large networks", CACM 5(11)).
+/// Kahn's algorithm (Kahn 1962, "Topological sorting of large networks", CACM 5(11)) with a
+/// min-heap of the ready stages: `O((N + E) log N)`. `deps` is [`resolve`]'s table.
 ///
 /// # Panics
 /// At compile time on a cycle ([`check_graph`] reports it first with the chain).
 #[must_use]
-pub const fn topo<const N: usize>(stages: &[StageMeta]) -> [usize; N] {
-    let mut order = [0usize; N];
-    let mut done = [false; N];
-    let mut n = 0;
-    while n < N {
-        let mut picked = N;
-        let mut i = 0;
-        while i < N && picked == N {
-            if !done[i] {
-                let mut ready = true;
-                let ins = stages[i].inputs;
-                let mut e = 0;
-                while e < ins.len() {
-                    if let Some(id) = ins[e].stage {
-                        if let Some(d) = index_of(stages, id) {
-                            if !done[d] {
-                                ready = false;
-                            }
-                        }
-                    }
-                    e += 1;
-                }
-                if ready {
-                    picked = i;
-                }
+pub const fn topo<const N: usize, const E: usize>(
+    stages: &[StageMeta],
+    deps: &[usize],
+) -> [usize; N] {
+    // Unresolved inputs of each stage, and the consumers of each stage (CSR: `users[start[d]..
+    // start[d] + count[d]]`).
+    let mut missing = [0usize; N];
+    let mut count = [0usize; N];
+    let mut k = 0;
+    let mut i = 0;
+    while i < N {
+        let mut e = 0;
+        while e < stages[i].inputs.len() {
+            let d = deps[k];
+            if d != NONE {
+                missing[i] += 1;
+                count[d] += 1;
             }
-            i += 1;
+            k += 1;
+            e += 1;
         }
-        if picked == N {
-            panic!("sqrtspace: the stage graph has a cycle");
+        i += 1;
+    }
+    let mut start = [0usize; N];
+    let mut acc = 0;
+    i = 0;
+    while i < N {
+        start[i] = acc;
+        acc += count[i];
+        i += 1;
+    }
+    let mut fill = start;
+    let mut users = [0usize; E];
+    k = 0;
+    i = 0;
+    while i < N {
+        let mut e = 0;
+        while e < stages[i].inputs.len() {
+            let d = deps[k];
+            if d != NONE {
+                users[fill[d]] = i;
+                fill[d] += 1;
+            }
+            k += 1;
+            e += 1;
         }
-        done[picked] = true;
+        i += 1;
+    }
+    // Min-heap of ready stage indices (filled in ascending order: already a heap).
+    let mut heap = [0usize; N];
+    let mut len = 0;
+    i = 0;
+    while i < N {
+        if missing[i] == 0 {
+            heap[len] = i;
+            len += 1;
+        }
+        i += 1;
+    }
+    let mut order = [0usize; N];
+    let mut n = 0;
+    while len > 0 {
+        let picked = heap[0];
+        len -= 1;
+        heap[0] = heap[len];
+        heap_down(&mut heap, len);
         order[n] = picked;
         n += 1;
+        let mut u = start[picked];
+        while u < start[picked] + count[picked] {
+            let c = users[u];
+            missing[c] -= 1;
+            if missing[c] == 0 {
+                heap[len] = c;
+                let mut p = len;
+                len += 1;
+                while p > 0 && heap[(p - 1) / 2] > heap[p] {
+                    let t = heap[p];
+                    heap[p] = heap[(p - 1) / 2];
+                    heap[(p - 1) / 2] = t;
+                    p = (p - 1) / 2;
+                }
+            }
+            u += 1;
+        }
+    }
+    if n < N {
+        panic!("sqrtspace: the stage graph has a cycle");
     }
     order
 }
 
+/// Restores the min-heap property of `heap[..len]` from the root.
+const fn heap_down(heap: &mut [usize], len: usize) {
+    let mut root = 0;
+    loop {
+        let mut child = 2 * root + 1;
+        if child >= len {
+            return;
+        }
+        if child + 1 < len && heap[child + 1] < heap[child] {
+            child += 1;
+        }
+        if heap[root] <= heap[child] {
+            return;
+        }
+        let t = heap[root];
+        heap[root] = heap[child];
+        heap[child] = t;
+        root = child;
+    }
+}
+
 /// Renders the graph as text; returns the number of bytes the full text needs (it writes as
 /// much as fits in `buf`). `pipeline!` calls it twice in const items: once with an empty
-/// buffer for the length, once to fill an array of that length.
+/// buffer for the length, once to fill an array of that length. `deps` is [`resolve`]'s table.
 pub const fn render_into(
     stages: &[StageMeta],
+    deps: &[usize],
     pipeline: &str,
     format: Format,
     buf: &mut [u8],
@@ -301,18 +513,18 @@ pub const fn render_into(
         i += 1;
     }
     i = 0;
+    let mut k = 0;
     while i < stages.len() {
         let s = &stages[i];
         let mut e = 0;
         while e < s.inputs.len() {
             let edge = s.inputs[e];
             let from = match edge.stage {
-                Some(id) => match index_of(stages, id) {
-                    Some(d) => stages[d].name,
-                    None => edge.name,
-                },
+                Some(_) if deps[k] != NONE => stages[deps[k]].name,
+                Some(_) => edge.name,
                 None => "input",
             };
+            k += 1;
             o.put("  ");
             o.put(from);
             if edge.offset == 0 {
@@ -345,18 +557,24 @@ pub const fn render_into(
 #[must_use]
 pub const fn render<const LEN: usize>(
     stages: &[StageMeta],
+    deps: &[usize],
     pipeline: &str,
     format: Format,
 ) -> [u8; LEN] {
     let mut buf = [0u8; LEN];
-    render_into(stages, pipeline, format, &mut buf);
+    render_into(stages, deps, pipeline, format, &mut buf);
     buf
 }
 
 /// The length [`render`] needs.
 #[must_use]
-pub const fn render_len(stages: &[StageMeta], pipeline: &str, format: Format) -> usize {
-    render_into(stages, pipeline, format, &mut [])
+pub const fn render_len(
+    stages: &[StageMeta],
+    deps: &[usize],
+    pipeline: &str,
+    format: Format,
+) -> usize {
+    render_into(stages, deps, pipeline, format, &mut [])
 }
 
 #[cfg(test)]
@@ -375,7 +593,7 @@ mod message_cut_tests {
             stateful: false,
             inputs: &[],
         };
-        let err = std::panic::catch_unwind(|| check_graph::<2>(&[stage, stage], "Pq"))
+        let err = std::panic::catch_unwind(|| check_graph::<2>(&[stage, stage], &[], "Pq"))
             .expect_err("a duplicate stage is rejected");
         let text = err
             .downcast_ref::<String>()
@@ -384,5 +602,75 @@ mod message_cut_tests {
             .unwrap_or_default();
         assert!(text.starts_with("pipeline `Pq` lists stage `éé"), "{text}");
         assert!(text.len() <= 256 && text.len() >= 254, "{}", text.len());
+    }
+
+    const fn input(id: &'static str) -> crate::stage::InputMeta {
+        crate::stage::InputMeta {
+            name: id,
+            stage: Some(id),
+            offset: 0,
+        }
+    }
+
+    const fn meta(id: &'static str, inputs: &'static [crate::stage::InputMeta]) -> StageMeta {
+        StageMeta {
+            name: id,
+            id,
+            cost: 1,
+            stateful: false,
+            inputs,
+        }
+    }
+
+    #[test]
+    fn resolve_maps_every_edge_to_its_stage_or_none() {
+        const FRAMES: crate::stage::InputMeta = crate::stage::InputMeta {
+            name: "input",
+            stage: None,
+            offset: 0,
+        };
+        const STAGES: [StageMeta; 3] = [
+            meta("m::a", &[FRAMES]),
+            meta("m::b", &[input("m::a"), input("other::a"), input("m::b")]),
+            meta("m::c", &[input("m::b"), input("m::a")]),
+        ];
+        const E: usize = edge_count(&STAGES);
+        const DEPS: [usize; E] = resolve::<3, E>(&STAGES);
+        assert_eq!(DEPS, [NONE, 0, NONE, 1, 1, 0]);
+    }
+
+    #[test]
+    fn topo_puts_inputs_first_and_breaks_ties_in_declaration_order() {
+        // d <- c <- a, b independent: declaration order among the ready ones.
+        const STAGES: [StageMeta; 4] = [
+            meta("d", &[input("c")]),
+            meta("b", &[]),
+            meta("c", &[input("a")]),
+            meta("a", &[]),
+        ];
+        const E: usize = edge_count(&STAGES);
+        const DEPS: [usize; E] = resolve::<4, E>(&STAGES);
+        check_graph::<4>(&STAGES, &DEPS, "P");
+        assert_eq!(topo::<4, E>(&STAGES, &DEPS), [1, 3, 2, 0]);
+    }
+
+    #[test]
+    fn a_cycle_is_spelled_out_from_the_table() {
+        static STAGES: [StageMeta; 3] = [
+            meta("a", &[input("c")]),
+            meta("b", &[input("a")]),
+            meta("c", &[input("b")]),
+        ];
+        let deps = resolve::<3, 3>(&STAGES);
+        let err = std::panic::catch_unwind(|| check_graph::<3>(&STAGES, &deps, "Loop"))
+            .expect_err("a cycle is rejected");
+        let text = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.starts_with("pipeline `Loop` has a cycle: `"), "{text}");
+        assert!(
+            text.contains("a -> b -> c -> a")
+                || text.contains("c -> a -> b -> c")
+                || text.contains("b -> c -> a -> b"),
+            "{text}"
+        );
     }
 }

@@ -23,7 +23,10 @@ mod traits;
 pub(crate) mod workers;
 
 pub use analysis::{needs, span};
-pub use compile::{as_str, check_graph, index_of, render, render_into, render_len, topo, Format};
+pub use compile::{
+    as_str, check_graph, edge_count, index_of, render, render_into, render_len, resolve, topo,
+    Format,
+};
 pub use frames::Frames;
 pub use slot::Slot;
 pub use traits::{Compute, Graph, Has, OutputOf};
