@@ -128,7 +128,7 @@ pub mod __private;
 pub use bytes::ByteSize;
 pub use config::{Checkpoints, Config, Mode, MIB};
 pub use error::{ConfigError, Error};
-pub use exec::{Pipeline, Session, StreamEnd};
+pub use exec::{Pipeline, Session, Sink, SinkFlow, StreamEnd};
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
 

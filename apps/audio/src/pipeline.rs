@@ -837,6 +837,7 @@ impl AudioJob {
                 let lru = pipe.last_plan().map_or(config.lru_bytes, |p| p.lru_bytes);
                 (
                     StreamEnd {
+                        stopped_at: None,
                         samples: signal.len() as u64,
                         windows,
                         tail_samples: signal.len() as u64 - covered,
@@ -865,7 +866,7 @@ impl AudioJob {
                 }
                 (
                     end,
-                    streaming_k(planner, &config),
+                    streaming_k(planner, &config, &params),
                     planner.lru_for(&config, Mode::Sqrt, 0),
                 )
             }
@@ -954,12 +955,12 @@ fn too_short(path: &Path, samples: u64, config: &Config, sample_rate: u32) -> Au
 }
 
 /// The checkpoint interval [`Pipeline::stream`](sqrtspace::Pipeline::stream) uses (the stream's length is unknown to it).
-fn streaming_k(planner: &Planner, config: &Config) -> u64 {
+fn streaming_k(planner: &Planner, config: &Config, params: &AudioParams) -> u64 {
     planner.k_for(
         config,
         None,
         span::<AudioPipeline>(config.window, config.hop),
-        AudioPipeline::state_bytes(),
+        AudioPipeline::state_bytes(params),
     )
 }
 
@@ -1045,11 +1046,11 @@ pub fn estimate_for(
         &range,
         &need,
         &per_window,
-        AudioPipeline::state_bytes(),
+        AudioPipeline::state_bytes(params),
         signal,
     );
     if total_samples.is_none() {
-        plan.k = streaming_k(planner, config);
+        plan.k = streaming_k(planner, config, params);
         plan.k_reason = "the stream's length is unknown".to_string();
         if config.mode == Mode::Auto {
             plan.mode = Mode::Sqrt;
@@ -1059,7 +1060,7 @@ pub fn estimate_for(
         }
     } else if plan.mode == Mode::Sqrt {
         // Streaming does not know the length either: it checkpoints every DEFAULT_K windows.
-        let k = streaming_k(planner, config);
+        let k = streaming_k(planner, config, params);
         if k != plan.k && config.checkpoints == Checkpoints::Auto {
             plan.k_reason = format!(
                 "{k} while streaming (length unknown to the stream); {}",

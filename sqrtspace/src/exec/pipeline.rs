@@ -61,7 +61,7 @@ impl<G: Graph> Pipeline<G> {
         // with the ring's per-entry bytes (`ring_entry_overhead`, the state's inline size
         // taken as at most its byte size).
         let stateful = G::STAGES.iter().filter(|s| s.stateful).count();
-        let state = G::state_bytes();
+        let state = G::state_bytes(&params);
         let needed = 2 * (2 * state + stateful * crate::cache::ring_entry_overhead(0));
         if config.checkpoint_bytes != 0 && config.checkpoint_bytes < needed {
             return Err(crate::ConfigError::CheckpointBudgetTooSmall {
