@@ -223,7 +223,7 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-fn config<G: Graph>(c: &Case, mode: Mode) -> Config {
+fn config<G: Graph<Params = Q>>(c: &Case, mode: Mode) -> Config {
     let ring = match c.ring {
         Ring::Large => 1 << 20,
         Ring::None => 0,

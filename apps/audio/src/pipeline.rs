@@ -788,17 +788,19 @@ impl AudioJob {
 
     /// Runs the job in its configured mode (auto: as [`estimate`](Self::estimate) decides),
     /// handing each window's output to `sink` in order and the decoder's position to
-    /// `progress`.
+    /// `progress`. A sink that fails (a writer's `Err`) stops the run at that window.
     ///
     /// # Errors
     /// As [`open`](Self::open); decoder errors mid-stream (with the samples read; outputs of
     /// complete windows before the failure have been handed to `sink`);
-    /// [`AudioError::TooShort`] when the input holds no complete window.
+    /// [`AudioError::TooShort`] when the input holds no complete window;
+    /// [`AudioError::Engine`]`(`[`sqrtspace::Error::Sink`]`)` with the sink's `io::Error` as
+    /// its source when the sink fails (nothing after that window is decoded).
     pub fn run(
         &self,
         planner: &Planner,
         progress: &mut dyn FnMut(Progress),
-        sink: &mut dyn FnMut(u64, &WindowClass),
+        sink: &mut dyn FnMut(u64, &WindowClass) -> std::io::Result<()>,
     ) -> Result<AudioRun, AudioError> {
         let (mut reader, params) = self.open()?;
         let estimate = estimate_for(&self.config, &params, reader.total_samples(), planner)?;
@@ -814,7 +816,7 @@ impl AudioJob {
         let mut on_output = |t: u64, o: &WindowClass| {
             summary.push(t, o.class);
             digest.push(t, o);
-            sink(t, o);
+            sink(t, o)
         };
         // This run's own peak: VmHWM restarts from the current RSS (Linux; see reset_peak_rss).
         reset_peak_rss();
@@ -904,13 +906,21 @@ impl AudioJob {
     ) -> Result<(AudioRun, Verification), AudioError> {
         let other_job = self.clone().with_mode(mode);
         let mut kept: Vec<WindowClass> = Vec::new();
-        let other = other_job.run(planner, &mut |_| {}, &mut |_, o| kept.push(*o))?;
+        let other = other_job.run(planner, &mut |_| {}, &mut |_, o| {
+            kept.push(*o);
+            Ok(())
+        })?;
         if other.digest == main.digest {
             return Ok((other, Verification::Identical));
         }
         let again = self.clone().with_mode(main.mode);
         let differ = count_differing(&kept, WindowClass::bits_eq, |sink| {
-            again.run(planner, &mut |_| {}, sink).map(|_| ())
+            again
+                .run(planner, &mut |_| {}, &mut |t, o| {
+                    sink(t, o);
+                    Ok(())
+                })
+                .map(|_| ())
         })?;
         Ok((other, Verification::Differ(differ.max(1))))
     }

@@ -220,7 +220,11 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         }
     });
     let state_param = if stateful { quote!(__state) } else { quote!(_) };
-    let init_param = if m.init_params { quote!(__params) } else { quote!(_) };
+    let init_param = if m.init_params {
+        quote!(__params)
+    } else {
+        quote!(_)
+    };
 
     // A fallible stage's `Err(e)` becomes `Error::Stage { stage, window, source: e }`.
     let finish = if fallible {

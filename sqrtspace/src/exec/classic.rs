@@ -2,9 +2,9 @@
 
 use crate::bytes::ByteSize;
 use crate::error::Error;
+use crate::exec::sink::{Sink, SinkFlow};
 use crate::exec::sqrt::produce;
 use crate::graph::{needs, Compute, Exec, Has};
-use crate::exec::sink::{Sink, SinkFlow};
 use std::ops::{ControlFlow, Range};
 
 /// The generic body of [`Graph::classic_column`](crate::graph::Graph::classic_column): `S` over `range`, in order, into its column.

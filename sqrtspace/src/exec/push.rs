@@ -128,11 +128,7 @@ impl<G: Graph> Pipeline<G> {
     /// # Errors
     /// A stage's error; [`Error::Sink`] when the sink returns `Err`; [`Error::Poisoned`] after
     /// a stage panicked in an earlier call.
-    pub fn pull_with(
-        &mut self,
-        t: u64,
-        sink: impl Sink<OutputOf<G>>,
-    ) -> Result<(), Error> {
+    pub fn pull_with(&mut self, t: u64, sink: impl Sink<OutputOf<G>>) -> Result<(), Error> {
         self.pull_flow(t, sink).map(|_| ())
     }
 
@@ -156,7 +152,12 @@ impl<G: Graph> Pipeline<G> {
         // the dependency span.
         let c = &self.core.config;
         let planner = Self::planner_mut(&mut self.planner);
-        self.core.k = planner.k_for(c, None, span::<G>(c.window, c.hop), G::state_bytes(&self.core.params));
+        self.core.k = planner.k_for(
+            c,
+            None,
+            span::<G>(c.window, c.hop),
+            G::state_bytes(&self.core.params),
+        );
         let lru = planner.lru_for(&self.core.config, Mode::Sqrt, 0);
         self.core.set_lru_budget(lru);
         self.core.save_output.fill(false);
