@@ -149,6 +149,15 @@ impl<G: Graph> Pipeline<G> {
     pub fn last_plan(&self) -> Option<&Plan> {
         self.plan.as_ref()
     }
+
+    /// Problems push mode ([`stream`](Self::stream), [`push_samples`](Self::push_samples)) runs
+    /// into with this pipeline's configuration, e.g. an input buffer that keeps the whole
+    /// stream (stateful stages without checkpoints): see [`crate::plan::push_warnings`].
+    #[must_use]
+    pub fn push_warnings(&self) -> Vec<String> {
+        crate::plan::push_warnings::<G>(&self.core.config)
+    }
+
     /// Replaces the planner (for tests and `--ram-budget`/`LLC_BYTES` overrides). Without
     /// one, the first evaluation probes the machine ([`Planner::from_machine`]: sysinfo,
     /// `LLC_BYTES`, `/sys`).
