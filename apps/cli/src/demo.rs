@@ -106,7 +106,11 @@ pub fn run(a: &DemoArgs) -> Result<(), CliError> {
             rms_dbfs: f.rms_dbfs,
             flux: o.flux,
         };
-        w.serialize(row).map_err(std::io::Error::from)
+        // The writer's own io::Error (its kind says "broken pipe"), else the CSV error as one.
+        w.serialize(row).map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(io) => io,
+            kind => std::io::Error::other(format!("{kind:?}")),
+        })
     };
     let result = job.run(
         &planner,
