@@ -32,7 +32,7 @@ fn main() -> ExitCode {
 fn run(input: std::path::PathBuf) -> Result<(), AudioError> {
     let planner = Planner::from_machine();
     let job = AudioJob::new(&input).with_mode(Mode::Sqrt);
-    let sqrt = job.run(&planner, &mut |_| {}, &mut |_, _| {})?;
+    let sqrt = job.run(&planner, &mut |_| {}, &mut |_, _| Ok(()))?;
     let (classic, outputs) = job.verify(&planner, &sqrt, Mode::Classic)?;
     println!(
         "Input: {} ({:.1} s at {} Hz, {} windows of {} samples, hop {})",

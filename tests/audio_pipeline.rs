@@ -103,7 +103,10 @@ fn the_job_runs_every_mode_identically_and_fractions_sum_to_one() {
     let sqrt = job
         .clone()
         .with_mode(Mode::Sqrt)
-        .run(&p, &mut |_| {}, &mut |t, o| outputs.push((t, *o)))
+        .run(&p, &mut |_| {}, &mut |t, o| {
+            outputs.push((t, *o));
+            Ok(())
+        })
         .unwrap();
     assert_eq!(sqrt.mode, Mode::Sqrt);
     assert_eq!(sqrt.sample_rate, 8000);
@@ -117,7 +120,7 @@ fn the_job_runs_every_mode_identically_and_fractions_sum_to_one() {
     assert_eq!(classic.digest, sqrt.digest);
     let auto = job
         .with_mode(Mode::Auto)
-        .run(&p, &mut |_| {}, &mut |_, _| {})
+        .run(&p, &mut |_| {}, &mut |_, _| Ok(()))
         .unwrap();
     // 112 s of speech needs ~33 MiB of columns: it fits the RAM budget but not 0.6 x LLC.
     assert_eq!(auto.mode, Mode::Sqrt, "{}", auto.plan.reason);
@@ -161,7 +164,7 @@ fn the_job_runs_every_mode_identically_and_fractions_sum_to_one() {
 fn repeat_loops_the_recording_and_digests_see_every_pass() {
     let once = AudioJob::new(LOOP)
         .with_mode(Mode::Sqrt)
-        .run(&planner(16 << 30), &mut |_| {}, &mut |_, _| {})
+        .run(&planner(16 << 30), &mut |_| {}, &mut |_, _| Ok(()))
         .unwrap();
     let mut seen = 0u64;
     let twice = AudioJob::new(LOOP)
@@ -170,7 +173,7 @@ fn repeat_loops_the_recording_and_digests_see_every_pass() {
         .run(
             &planner(16 << 30),
             &mut |p| seen = p.samples,
-            &mut |_, _| {},
+            &mut |_, _| Ok(()),
         )
         .unwrap();
     assert_eq!(twice.end.samples, 2 * once.end.samples);
@@ -265,7 +268,10 @@ fn run(path: &Path, config: Config) -> (Result<sqrtspace_audio::AudioRun, AudioE
     let r = AudioJob::new(path).with_config(config).run(
         &planner(16 << 30),
         &mut |_| {},
-        &mut |_, _| windows += 1,
+        &mut |_, _| {
+            windows += 1;
+            Ok(())
+        },
     );
     (r, windows)
 }
@@ -572,7 +578,7 @@ fn an_enormous_window_is_a_typed_error_before_anything_is_allocated() {
         );
         assert!(e.to_string().contains("--window"), "{e}");
         let e = job
-            .run(&planner(1 << 30), &mut |_| {}, &mut |_, _| {})
+            .run(&planner(1 << 30), &mut |_| {}, &mut |_, _| Ok(()))
             .unwrap_err();
         assert!(matches!(e, AudioError::WindowTooLarge { .. }), "{e:?}");
     }
@@ -591,7 +597,7 @@ fn reports_print_the_lru_and_workers_the_engine_used() {
     let p = planner(8 << 30);
     let run = AudioJob::new(SPEECH)
         .with_config(config.clone())
-        .run(&p, &mut |_| {}, &mut |_, _| {})
+        .run(&p, &mut |_| {}, &mut |_, _| Ok(()))
         .unwrap();
     let used = p.lru_for(&config, Mode::Sqrt, 0);
     assert!(used < 1 << 30, "{used}");

@@ -223,7 +223,7 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-fn config<G: Graph>(c: &Case, mode: Mode) -> Config {
+fn config<G: Graph<Params = Q>>(c: &Case, mode: Mode) -> Config {
     let ring = match c.ring {
         Ring::Large => 1 << 20,
         Ring::None => 0,
@@ -231,7 +231,7 @@ fn config<G: Graph>(c: &Case, mode: Mode) -> Config {
         // per entry (see `sqrtspace::cache::ring_entry_overhead`).
         Ring::Checkpoints(n) => {
             let stateful = G::STAGES.iter().filter(|s| s.stateful).count();
-            n * (2 * G::state_bytes() + stateful * sqrtspace::cache::ring_entry_overhead(0))
+            n * (2 * G::state_bytes(&c.q) + stateful * sqrtspace::cache::ring_entry_overhead(0))
         }
     };
     Config::default()

@@ -34,6 +34,17 @@ pub fn stage_result<T, E: std::error::Error + Send + Sync + 'static>(
     })
 }
 
+/// Bytes of the initial state of `S` in pipeline `G` with `params` (0 for a pure stage): one
+/// term of the generated [`Graph::state_bytes`].
+#[inline]
+pub fn state_bytes<G: Graph, S: Compute<G>>(params: &G::Params) -> usize {
+    if S::META.stateful {
+        S::init_state(params).byte_size()
+    } else {
+        0
+    }
+}
+
 /// Drops the cached output of a stage's slot at window `t` (the generated eviction dispatch).
 #[inline]
 pub fn evict_output<S: Stage>(slot: &mut Slot<S>, t: u64) {

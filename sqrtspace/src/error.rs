@@ -144,6 +144,18 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// A sink callback returned `Err(e)` for the output of `window` (see
+    /// [`SinkFlow`](crate::exec::SinkFlow)): the run stopped there. The outputs of every
+    /// window up to and including `window` were handed to the sink; nothing after it was
+    /// evaluated.
+    #[error("the sink failed at window {window}: {source}")]
+    Sink {
+        /// Window index whose output the sink could not take.
+        window: u64,
+        /// The sink's error (e.g. an `std::io::Error` of a writer).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// Memory for a result or a classic-mode column could not be reserved.
     #[error("out of memory: could not reserve {bytes} bytes for {what}; evaluate a shorter range, use Mode::Sqrt (memory independent of the range), or a sink (evaluate_with) instead of collecting")]
     OutOfMemory {

@@ -13,6 +13,14 @@
 //!
 //! Outputs are bit-identical across modes for deterministic stages.
 //!
+//! A random lookup in `sqrt` mode resumes each stateful stage from its nearest checkpoint at or
+//! before the window it needs and replays fewer than `k` windows of it; every stage on the
+//! lookup's path runs at most `k + 1` times, so a lookup costs at most about `k` stage
+//! evaluations per stage on that path (with LRU 0, two chained stateful stages replay up to
+//! `2(k - 1)` windows in all), not fewer than `k` in total. Without checkpoints
+//! (`checkpoint_bytes` 0) replays start at window 0, and push mode keeps the whole stream
+//! ([`plan::push_warnings`]).
+//!
 //! ```
 //! use sqrtspace::{pipeline, stage, Config, Mode};
 //!
@@ -144,7 +152,7 @@ pub mod __private;
 pub use bytes::ByteSize;
 pub use config::{Checkpoints, Config, Mode, MIB};
 pub use error::{ConfigError, Error};
-pub use exec::{Pipeline, Session, StreamEnd};
+pub use exec::{Pipeline, Session, Sink, SinkFlow, StreamEnd};
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
 
@@ -173,7 +181,44 @@ pub use sqrtspace_macros::pipeline;
 /// - `cost = N`: recompute-cost hint for the planner (1 an element-wise pass, 10 an FFT, 100
 ///   a model inference; default 1).
 /// - `#[state] s: &mut S`: state carried across windows (`S: Clone + ByteSize`; checkpoints
-///   clone it). It starts as `S::default()`, or as `path()` with `init = path`.
+///   clone it). It starts as `S::default()`; as `path()` with `init = path` (`fn() -> S`);
+///   or as `path(params)` with `init = path(params)` (`fn(&P) -> S`, the pipeline's params,
+///   e.g. a buffer sized by a setting). The macro sees only the path, not the function's
+///   signature, so the call is written out; and since `#[stage]` cannot see the pipeline,
+///   `P` is the type of the stage's `#[params]` parameter, which the stage must then have
+///   (write `#[params] _p: &P` if only the init reads it). Every initial state, replays from
+///   window 0 included, and the checkpoint planning ([`Graph::state_bytes`](graph::Graph::state_bytes))
+///   use the params the pipeline was built with.
+///
+///   ```
+///   use sqrtspace::{pipeline, stage, ByteSize, Config};
+///
+///   /// Smoothing settings.
+///   pub struct Smoothing { pub alpha: f32, pub start: f32 }
+///
+///   /// An exponential smoother's state.
+///   #[derive(Clone, ByteSize)]
+///   pub struct Ema { level: f32 }
+///   impl Ema {
+///       fn from_params(p: &Smoothing) -> Self { Ema { level: p.start } }
+///   }
+///
+///   /// The smoothed first sample of each frame.
+///   #[stage(inputs = [input], init = Ema::from_params(params))]
+///   fn ema(frame: &[f32], #[state] s: &mut Ema, #[params] p: &Smoothing) -> f32 {
+///       s.level += p.alpha * (frame[0] - s.level);
+///       s.level
+///   }
+///
+///   pipeline! {
+///       /// Smoothed levels.
+///       pub struct Smooth { params: Smoothing, stages: [ema] }
+///   }
+///
+///   let mut p = Smooth::new(Config::default().with_window(1).with_hop(1), Smoothing { alpha: 0.5, start: 2.0 })?;
+///   assert_eq!(p.evaluate::<ema>(&[0.0, 0.0], 0..2)?, [1.0, 0.5]);
+///   # Ok::<(), sqrtspace::Error>(())
+///   ```
 /// - `#[params] p: &P`: the pipeline's runtime parameters.
 ///
 /// Stages must be deterministic: the engine recomputes evicted outputs and replays state
@@ -192,6 +237,9 @@ pub use sqrtspace_macros::pipeline;
 ///   (a later window that needs the failed one again, through a lookback or a stateful
 ///   stage's replay, fails again);
 /// - [`Pipeline::stream`]: stops with the error after every earlier output reached the sink.
+///
+/// Sinks may stop a run too: a sink returning `ControlFlow::Break(())` or `Err(e)` (see
+/// [`SinkFlow`]) stops it after that window, `Err` with [`Error::Sink`].
 ///
 /// A stage that *panics* leaves the pipeline poisoned ([`Error::Poisoned`]) until
 /// [`Pipeline::reset`] or a new [`Session`].

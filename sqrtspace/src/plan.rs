@@ -299,6 +299,7 @@ impl Planner {
                 range.end
             ));
         }
+        warnings.extend(push_warnings::<G>(config));
         Plan {
             warnings,
             pipeline: G::NAME.to_string(),
@@ -388,6 +389,29 @@ pub struct Plan {
     /// Problems of the configuration the plan runs into (empty when none), e.g. a
     /// recomputation that grows with the square of the range.
     pub warnings: Vec<String>,
+}
+
+/// What push mode ([`Pipeline::stream`](crate::Pipeline::stream),
+/// [`Pipeline::push_samples`](crate::Pipeline::push_samples)) runs into with `config`: with
+/// stateful stages and no checkpoints (`checkpoint_bytes` 0), a replay could have to restart
+/// at window 0, so the input buffer keeps every sample of the stream (memory grows with its
+/// length, whatever the LRU). Empty when there is nothing to say. [`Planner::plan`] adds these
+/// to [`Plan::warnings`]; [`Pipeline::push_warnings`](crate::Pipeline::push_warnings) returns
+/// them for a pipeline.
+#[must_use]
+pub fn push_warnings<G: Graph>(config: &Config) -> Vec<String> {
+    let stateful: Vec<&str> = G::STAGES
+        .iter()
+        .filter(|s| s.stateful)
+        .map(|s| s.name)
+        .collect();
+    if stateful.is_empty() || config.checkpoint_bytes != 0 {
+        return Vec::new();
+    }
+    vec![format!(
+        "no checkpoints (checkpoint_bytes 0) with stateful stages ({}): push mode (stream, push_samples) keeps every sample of the stream in its input buffer, since a replay may have to restart at window 0 (memory grows with the stream's length); give checkpoints a budget (Config::checkpoint_bytes) to bound it",
+        stateful.join(", ")
+    )]
 }
 
 impl fmt::Display for Plan {

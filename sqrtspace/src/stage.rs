@@ -95,6 +95,4 @@ pub trait Stage: 'static {
     type State: StageState;
     /// Compile-time description.
     const META: StageMeta;
-    /// The state before window 0 (`Default::default()` or the stage's `init = path`).
-    fn init_state() -> Self::State;
 }

@@ -796,17 +796,19 @@ impl AudioJob {
 
     /// Runs the job in its configured mode (auto: as [`estimate`](Self::estimate) decides),
     /// handing each window's output to `sink` in order and the decoder's position to
-    /// `progress`.
+    /// `progress`. A sink that fails (a writer's `Err`) stops the run at that window.
     ///
     /// # Errors
     /// As [`open`](Self::open); decoder errors mid-stream (with the samples read; outputs of
     /// complete windows before the failure have been handed to `sink`);
-    /// [`AudioError::TooShort`] when the input holds no complete window.
+    /// [`AudioError::TooShort`] when the input holds no complete window;
+    /// [`AudioError::Engine`]`(`[`sqrtspace::Error::Sink`]`)` with the sink's `io::Error` as
+    /// its source when the sink fails (nothing after that window is decoded).
     pub fn run(
         &self,
         planner: &Planner,
         progress: &mut dyn FnMut(Progress),
-        sink: &mut dyn FnMut(u64, &WindowClass),
+        sink: &mut dyn FnMut(u64, &WindowClass) -> std::io::Result<()>,
     ) -> Result<AudioRun, AudioError> {
         let (mut reader, params) = self.open()?;
         let estimate = estimate_for(&self.config, &params, reader.total_samples(), planner)?;
@@ -822,7 +824,7 @@ impl AudioJob {
         let mut on_output = |t: u64, o: &WindowClass| {
             summary.push(t, o.class);
             digest.push(t, o);
-            sink(t, o);
+            sink(t, o)
         };
         // This run's own peak: VmHWM restarts from the current RSS (Linux; see reset_peak_rss).
         reset_peak_rss();
@@ -845,6 +847,7 @@ impl AudioJob {
                 let lru = pipe.last_plan().map_or(config.lru_bytes, |p| p.lru_bytes);
                 (
                     StreamEnd {
+                        stopped_at: None,
                         samples: signal.len() as u64,
                         windows,
                         tail_samples: signal.len() as u64 - covered,
@@ -873,7 +876,7 @@ impl AudioJob {
                 }
                 (
                     end,
-                    streaming_k(planner, &config),
+                    streaming_k(planner, &config, &params),
                     planner.lru_for(&config, Mode::Sqrt, 0),
                 )
             }
@@ -911,13 +914,21 @@ impl AudioJob {
     ) -> Result<(AudioRun, Verification), AudioError> {
         let other_job = self.clone().with_mode(mode);
         let mut kept: Vec<WindowClass> = Vec::new();
-        let other = other_job.run(planner, &mut |_| {}, &mut |_, o| kept.push(*o))?;
+        let other = other_job.run(planner, &mut |_| {}, &mut |_, o| {
+            kept.push(*o);
+            Ok(())
+        })?;
         if other.digest == main.digest {
             return Ok((other, Verification::Identical));
         }
         let again = self.clone().with_mode(main.mode);
         let differ = count_differing(&kept, WindowClass::bits_eq, |sink| {
-            again.run(planner, &mut |_| {}, sink).map(|_| ())
+            again
+                .run(planner, &mut |_| {}, &mut |t, o| {
+                    sink(t, o);
+                    Ok(())
+                })
+                .map(|_| ())
         })?;
         Ok((other, Verification::Differ(differ.max(1))))
     }
@@ -962,12 +973,12 @@ fn too_short(path: &Path, samples: u64, config: &Config, sample_rate: u32) -> Au
 }
 
 /// The checkpoint interval [`Pipeline::stream`](sqrtspace::Pipeline::stream) uses (the stream's length is unknown to it).
-fn streaming_k(planner: &Planner, config: &Config) -> u64 {
+fn streaming_k(planner: &Planner, config: &Config, params: &AudioParams) -> u64 {
     planner.k_for(
         config,
         None,
         span::<AudioPipeline>(config.window, config.hop),
-        AudioPipeline::state_bytes(),
+        AudioPipeline::state_bytes(params),
     )
 }
 
@@ -1053,11 +1064,11 @@ pub fn estimate_for(
         &range,
         &need,
         &per_window,
-        AudioPipeline::state_bytes(),
+        AudioPipeline::state_bytes(params),
         signal,
     );
     if total_samples.is_none() {
-        plan.k = streaming_k(planner, config);
+        plan.k = streaming_k(planner, config, params);
         plan.k_reason = "the stream's length is unknown".to_string();
         if config.mode == Mode::Auto {
             plan.mode = Mode::Sqrt;
@@ -1067,7 +1078,7 @@ pub fn estimate_for(
         }
     } else if plan.mode == Mode::Sqrt {
         // Streaming does not know the length either: it checkpoints every DEFAULT_K windows.
-        let k = streaming_k(planner, config);
+        let k = streaming_k(planner, config, params);
         if k != plan.k && config.checkpoints == Checkpoints::Auto {
             plan.k_reason = format!(
                 "{k} while streaming (length unknown to the stream); {}",

@@ -558,7 +558,7 @@ pub fn child(a: &ChildArgs) -> Result<(), CliError> {
     }
     let job = a.job.job(BENCH_INPUT)?;
     let planner = Planner::from_machine();
-    let run = match job.run(&planner, &mut |_| {}, &mut |_, _| {}) {
+    let run = match job.run(&planner, &mut |_| {}, &mut |_, _| Ok(())) {
         Ok(run) => run,
         Err(e) => {
             if is_out_of_memory(&e) {

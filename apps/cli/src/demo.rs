@@ -9,7 +9,7 @@ use super::{
     planner, progress_bar, refuse_input_as_output, AtomicOutput, CliError, JobArgs, DEFAULT_INPUT,
 };
 use sqrtspace::{Mode, Verification};
-use sqrtspace_audio::{describe_summary, WindowClass};
+use sqrtspace_audio::{describe_summary, AudioError, WindowClass};
 
 /// Arguments of `demo audio`.
 #[derive(Debug, Args)]
@@ -88,12 +88,10 @@ pub fn run(a: &DemoArgs) -> Result<(), CliError> {
     let bar = progress_bar(estimate.seconds(), a.csv.is_some());
     let rate = f64::from(estimate.sample_rate);
     let hop = job.config.hop as f64;
-    let mut csv_error: Option<csv::Error> = None;
-    let mut sink = |t: u64, o: &WindowClass| {
-        let Some((_, w)) = csv.as_mut() else { return };
-        if csv_error.is_some() {
-            return;
-        }
+    let mut sink = |t: u64, o: &WindowClass| -> std::io::Result<()> {
+        let Some((_, w)) = csv.as_mut() else {
+            return Ok(());
+        };
         let f = &o.features;
         let row = Row {
             window: t,
@@ -108,9 +106,11 @@ pub fn run(a: &DemoArgs) -> Result<(), CliError> {
             rms_dbfs: f.rms_dbfs,
             flux: o.flux,
         };
-        if let Err(e) = w.serialize(row) {
-            csv_error = Some(e);
-        }
+        // The writer's own io::Error (its kind says "broken pipe"), else the CSV error as one.
+        w.serialize(row).map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(io) => io,
+            kind => std::io::Error::other(format!("{kind:?}")),
+        })
     };
     let result = job.run(
         &planner,
@@ -118,11 +118,29 @@ pub fn run(a: &DemoArgs) -> Result<(), CliError> {
         &mut sink,
     );
     bar.finish_and_clear();
-    if let Some((path, mut w)) = csv.take() {
-        let flushed = w.flush().map_err(csv::Error::from);
-        if let Some(source) = csv_error.take().or(flushed.err()) {
-            return Err(CliError::Csv { path, source });
+    // A failed CSV write stopped the run at its window (the sink returned the error).
+    let result = match (result, csv.as_ref()) {
+        (Err(AudioError::Engine(sqrtspace::Error::Sink { window, source })), Some((path, _))) => {
+            match source.downcast::<std::io::Error>() {
+                Ok(io) => {
+                    return Err(CliError::Csv {
+                        path: path.clone(),
+                        source: csv::Error::from(*io),
+                    })
+                }
+                Err(source) => Err(AudioError::Engine(sqrtspace::Error::Sink {
+                    window,
+                    source,
+                })),
+            }
         }
+        (other, _) => other,
+    };
+    if let Some((path, mut w)) = csv.take() {
+        w.flush().map_err(|e| CliError::Csv {
+            path,
+            source: csv::Error::from(e),
+        })?;
         drop(w);
     }
     let main = result?;

@@ -309,25 +309,29 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), LogsError> {
     }
     let mut shown = Vec::new();
     let mut changes = Vec::new();
-    let mut write_error = None;
-    let run = job.run(&mut |t, r| {
-        if shown.len() < args.show {
-            shown.push((t, *r));
-        }
-        if r.alert.changed && changes.len() < 10 {
-            changes.push((t, *r));
-        }
-        if let Some(w) = out.as_mut() {
-            if write_error.is_none() {
-                if let Err(e) = writeln!(w, "{}", row_line(t, r)) {
-                    write_error = Some(e);
+    let run = job
+        .run(&mut |t, r| {
+            if shown.len() < args.show {
+                shown.push((t, *r));
+            }
+            if r.alert.changed && changes.len() < 10 {
+                changes.push((t, *r));
+            }
+            match out.as_mut() {
+                Some(w) => writeln!(w, "{}", row_line(t, r)),
+                None => Ok(()),
+            }
+        })
+        // A failed write stopped the run at its window: report it as the write error it is.
+        .map_err(|e| match e {
+            LogsError::Engine(sqrtspace::Error::Sink { window, source }) => {
+                match source.downcast::<std::io::Error>() {
+                    Ok(io) => write_err(&out_path)(*io),
+                    Err(source) => LogsError::Engine(sqrtspace::Error::Sink { window, source }),
                 }
             }
-        }
-    })?;
-    if let Some(e) = write_error {
-        return Err(write_err(&out_path)(e));
-    }
+            e => e,
+        })?;
     if let Some(mut w) = out {
         w.flush().map_err(write_err(&out_path))?;
     }
@@ -377,7 +381,7 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), LogsError> {
             mode: other,
             ..job.clone()
         }
-        .run(&mut |_, _| {})?;
+        .run(&mut |_, _| Ok(()))?;
         if check.digest != run.digest || check.windows != run.windows {
             return Err(LogsError::Mismatch(format!(
                 "{other} gave different rows ({} windows, digest {:016x}) than {} ({} windows, digest {:016x})",
@@ -492,7 +496,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
             engine,
             ..base
         }
-        .run(&mut |_, _| {})?;
+        .run(&mut |_, _| Ok(()))?;
         println!("{CHILD_TAG} {}", Line::of(run, &r).encode());
         return Ok(());
     }
@@ -507,7 +511,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
                 engine,
                 ..base.clone()
             }
-            .run(&mut |_, _| {})?;
+            .run(&mut |_, _| Ok(()))?;
             Line::of(run, &r)
         };
         eprintln!(

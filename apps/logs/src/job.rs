@@ -158,7 +158,7 @@ impl Tally {
 fn stream<G>(
     p: &mut Pipeline<G>,
     reader: &mut Reader,
-    sink: &mut dyn FnMut(u64, Row),
+    sink: &mut dyn FnMut(u64, Row) -> std::io::Result<()>,
 ) -> Result<u64, LogsError>
 where
     G: sqrtspace::exec::Graph<Sample = Record, Output = Row>,
@@ -189,7 +189,7 @@ where
 pub fn fused(
     reader: &mut Reader,
     p: &LogsParams,
-    sink: &mut dyn FnMut(u64, Row),
+    sink: &mut dyn FnMut(u64, Row) -> std::io::Result<()>,
 ) -> Result<u64, LogsError> {
     let (w, h) = (p.window as u64, p.hop as u64);
     let mut buf: Vec<Record> = Vec::new();
@@ -209,7 +209,10 @@ pub fn fused(
             let a = aggregates(&f, p, &mut agg);
             let q = quantiles(&f, p, &mut qs);
             let flag = alert(&q, p, &mut al);
-            sink(t, row(frame, &f, &a, &q, &flag));
+            sink(t, row(frame, &f, &a, &q, &flag)).map_err(|source| sqrtspace::Error::Sink {
+                window: t,
+                source: Box::new(source),
+            })?;
             t += 1;
         }
         let dead = usize::try_from(t * h - first)
@@ -311,11 +314,17 @@ impl LogsJob {
         }
     }
 
-    /// Runs the job, handing each window's row to `sink(t, row)` in window order.
+    /// Runs the job, handing each window's row to `sink(t, row)` in window order. A sink that
+    /// fails (a writer's `Err`) stops the run at that window.
     ///
     /// # Errors
-    /// Input errors ([`LogsError`]), an invalid window/hop ([`LogsError::Engine`]).
-    pub fn run(&self, sink: &mut dyn FnMut(u64, &Row)) -> Result<LogsRun, LogsError> {
+    /// Input errors ([`LogsError`]), an invalid window/hop ([`LogsError::Engine`]);
+    /// [`LogsError::Engine`]`(`[`sqrtspace::Error::Sink`]`)` with the sink's `io::Error` as its
+    /// source when the sink fails.
+    pub fn run(
+        &self,
+        sink: &mut dyn FnMut(u64, &Row) -> std::io::Result<()>,
+    ) -> Result<LogsRun, LogsError> {
         let p = &self.params;
         if p.window == 0 || p.hop == 0 || p.hop > p.window {
             return Err(LogsError::Argument(format!(
@@ -330,7 +339,7 @@ impl LogsJob {
         let mut tally = Tally::new();
         let mut each = |t: u64, r: Row| {
             tally.add(t, &r);
-            sink(t, &r);
+            sink(t, &r)
         };
         let tail = match mode {
             _ if self.engine == Engine::Fused => fused(&mut reader, p, &mut each)?,

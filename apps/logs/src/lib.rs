@@ -23,7 +23,10 @@
 //! // 100 000 synthetic latencies, windows of 4096 rows every 1024, alert on p99 > 80 ms.
 //! let job = LogsJob::new(InputSpec::synthetic(100_000, 1), LogsParams::new(4096, 1024, 80.0), Mode::Sqrt);
 //! let mut p99 = Vec::new();
-//! let run = job.run(&mut |_, row| p99.push(row.quantiles[2]))?;
+//! let run = job.run(&mut |_, row| {
+//!     p99.push(row.quantiles[2]);
+//!     Ok(())
+//! })?;
 //! assert_eq!(run.windows, 94);
 //! assert!(p99.iter().all(|q| q.is_some_and(|v| v > 20.0)));
 //! # Ok::<(), sqrtspace_logs::LogsError>(())

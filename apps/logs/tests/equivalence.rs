@@ -285,7 +285,7 @@ fn every_mode_gives_identical_rows() {
         let mut digests = Vec::new();
         for mode in [Mode::Classic, Mode::Sqrt, Mode::Auto] {
             let run = LogsJob::new(input.clone(), params.clone(), mode)
-                .run(&mut |_, _| {})
+                .run(&mut |_, _| Ok(()))
                 .unwrap();
             assert!(run.windows > 0);
             digests.push((mode, run.windows, run.digest, run.rows));
@@ -293,7 +293,7 @@ fn every_mode_gives_identical_rows() {
         // The stage functions in a hand-written loop (no engine) give the same rows too.
         let mut job = LogsJob::new(input.clone(), params.clone(), Mode::Sqrt);
         job.engine = sqrtspace_logs::Engine::Fused;
-        let run = job.run(&mut |_, _| {}).unwrap();
+        let run = job.run(&mut |_, _| Ok(())).unwrap();
         digests.push((Mode::Sqrt, run.windows, run.digest, run.rows));
         let first = digests[0];
         for d in &digests {

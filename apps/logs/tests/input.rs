@@ -174,7 +174,7 @@ fn nan_and_filtered_rows_are_counted_in_the_report() {
     let mut spec = csv_spec(temp("j.csv", CSV.as_bytes()));
     spec.key_regex = Some(regex::Regex::new("^api$").unwrap());
     let run = LogsJob::new(spec, LogsParams::new(2, 1, 100.0), Mode::Sqrt)
-        .run(&mut |_, _| {})
+        .run(&mut |_, _| Ok(()))
         .unwrap();
     assert_eq!(run.windows, 3);
     assert_eq!(run.rows.rows, 4);
@@ -194,7 +194,7 @@ fn bad_window_arguments_are_errors() {
             LogsParams::new(w, h, 1.0),
             Mode::Sqrt,
         )
-        .run(&mut |_, _| {})
+        .run(&mut |_, _| Ok(()))
         .unwrap_err();
         assert!(e.to_string().contains("1 <= hop <= win"), "{e}");
     }

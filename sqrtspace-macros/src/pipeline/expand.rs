@@ -58,6 +58,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<#p::Held<<__S as #p::Stage>::Output>, #p::Error>,
             fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<__S as #p::Stage>::Output, #p::Error>,
             fn(&mut #p::Exec<'_, #name>, u64) -> #p::Result<<__S as #p::Stage>::Output, #p::Error>,
+            fn(&#params) -> usize,
         )
         where
             #name: #p::Has<__S>,
@@ -69,6 +70,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
                 #p::fetch::<#name, __S>,
                 #p::fetch_owned::<#name, __S>,
                 #p::fetch_output::<#name, __S>,
+                #p::state_bytes::<#name, __S>,
             )
         }
     };
@@ -78,6 +80,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     };
     let classic_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(0))).collect();
     let probe_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(1))).collect();
+    let state_ops: Vec<_> = stages.iter().map(|s| op(s, syn::Index::from(5))).collect();
     // `output: s` emits `s`'s output, computed without caching it; `output: [a, b]` the tuple,
     // each fetched like an input (an output another output reads is computed once).
     let (output_ty, output_body) = if m.output_list {
@@ -227,17 +230,8 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             fn clear_all(slots: &mut #slots) {
                 #(#p::clear_slot(&mut slots.#fields);)*
             }
-            fn state_bytes() -> usize {
-                // Generic, so that a state type that is not `ByteSize` is reported once, at
-                // the stage, and not again here.
-                fn __sqrtspace_bytes<__S: #p::Stage>() -> usize {
-                    if __S::META.stateful {
-                        #p::ByteSize::byte_size(&__S::init_state())
-                    } else {
-                        0
-                    }
-                }
-                0 #(+ __sqrtspace_bytes::<#stages>())*
+            fn state_bytes(params: &#params) -> usize {
+                0 #(+ #state_ops(params))*
             }
             #[inline]
             fn output(ex: &mut #p::Exec<'_, Self>, t: u64) -> #p::Result<Self::Output, #p::Error> {
@@ -434,7 +428,7 @@ pub fn fallback(decl: &PipelineDecl) -> TokenStream {
             }
             fn clear_columns(_: &mut ()) {}
             fn clear_all(_: &mut ()) {}
-            fn state_bytes() -> usize { 0 }
+            fn state_bytes(_: &Self::Params) -> usize { 0 }
             fn output(_: &mut #p::Exec<'_, Self>, _: u64) -> #p::Result<Self::Output, #p::Error> {
                 ::core::unreachable!("pipeline with compile errors")
             }

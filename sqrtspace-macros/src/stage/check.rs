@@ -41,6 +41,8 @@ pub struct Model {
     pub output: syn::Type,
     pub cost: u32,
     pub init: Option<syn::Path>,
+    /// `init = path(params)`.
+    pub init_params: bool,
 }
 
 pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> Option<Model> {
@@ -229,6 +231,13 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         }
     }
 
+    if let (Some(span), None) = (attr.init_params, &params) {
+        errors.push(syn::Error::new(
+            span,
+            "`init = f(params)` passes the pipeline's params to `f`, but the stage takes no `#[params]` parameter that says their type\n\nhelp: add a parameter such as `#[params] _p: &MyParams` (the pipeline's `params` type), or write `init = f` for an `f()` that takes nothing",
+        ));
+    }
+
     let output = match &sig.output {
         syn::ReturnType::Default => syn::parse_quote!(()),
         syn::ReturnType::Type(_, t) => (**t).clone(),
@@ -240,6 +249,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         .and_then(|c| c.base10_parse().ok())
         .unwrap_or(1);
     strip_param_attrs(func);
+    let init_params = attr.init_params.is_some() && params.is_some();
     Some(Model {
         inputs,
         args,
@@ -251,6 +261,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         output,
         cost,
         init: attr.init.clone(),
+        init_params,
     })
 }
 

@@ -19,9 +19,14 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let p = quote!(::sqrtspace::__private);
     let stateful = m.state.is_some();
     let state_ty = m.state.clone().unwrap_or_else(|| syn::parse_quote!(()));
+    let params_trait = format_ident!("__sqrtspace_params_{}", name);
     let init = match (&m.init, &m.state) {
         // At the `init` path, so that an initial value of another type than the state reads
         // "expected `State`, found `T`" there, not on the whole attribute.
+        (Some(path), _) if m.init_params => respan(
+            quote!(#path(<<__G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(__params))),
+            path.span(),
+        ),
         (Some(path), _) => respan(quote!(#path()), path.span()),
         (None, Some(s)) => {
             quote_spanned!(syn::spanned::Spanned::span(s) => <#s as ::core::default::Default>::default())
@@ -83,7 +88,6 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let mut graph_bounds = Vec::new();
     let mut helpers = TokenStream::new();
     let sample_trait = format_ident!("__sqrtspace_sample_{}", name);
-    let params_trait = format_ident!("__sqrtspace_params_{}", name);
     if let Some(s) = &m.sample {
         let msg = format!(
             "stage `{name_str}` reads frames of `{}` samples, but the pipeline's `sample` type is `{{Self}}`",
@@ -216,6 +220,11 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         }
     });
     let state_param = if stateful { quote!(__state) } else { quote!(_) };
+    let init_param = if m.init_params {
+        quote!(__params)
+    } else {
+        quote!(_)
+    };
 
     // A fallible stage's `Err(e)` becomes `Error::Stage { stage, window, source: e }`.
     let finish = if fallible {
@@ -244,9 +253,6 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                 stateful: #stateful,
                 inputs: &[#(#metas),*],
             };
-            fn init_state() -> Self::State {
-                #init
-            }
         }
 
         impl<__G> #p::Compute<__G> for #ty
@@ -255,6 +261,10 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             #(#graph_bounds)*
             #(#bounds)*
         {
+            #[inline]
+            fn init_state(#init_param: &<__G as #p::Graph>::Params) -> Self::State {
+                #init
+            }
             #[inline]
             fn compute(
                 __ex: &mut #p::Exec<'_, __G>,
@@ -406,10 +416,10 @@ pub fn fallback(func: &syn::ItemFn, inputs: Option<&[InputRef]>) -> TokenStream 
                 stateful: false,
                 inputs: &[#(#metas),*],
             };
-            fn init_state() {}
         }
 
         impl<__G: #p::Graph> #p::Compute<__G> for #ty {
+            fn init_state(_: &<__G as #p::Graph>::Params) {}
             fn compute(_: &mut #p::Exec<'_, __G>, _: u64, _: &mut ()) -> #p::Result<Self::Output, #p::Error> {
                 ::core::unreachable!("stage with compile errors")
             }

@@ -1,4 +1,5 @@
-//! Syntax of `#[stage(...)]`: `inputs = [a, b[-1], input]`, `cost = N`, `init = path`.
+//! Syntax of `#[stage(...)]`: `inputs = [a, b[-1], input]`, `cost = N`, `init = path` or
+//! `init = path(params)`.
 
 use crate::errors::{did_you_mean, Errors};
 use proc_macro2::{Span, TokenStream};
@@ -112,6 +113,8 @@ pub struct StageArgs {
     pub inputs: Option<(Vec<InputRef>, Span)>,
     pub cost: Option<syn::LitInt>,
     pub init: Option<syn::Path>,
+    /// `init = path(params)`: the init function takes the pipeline's params (`fn(&P) -> S`).
+    pub init_params: Option<Span>,
     /// An `inputs` entry was written, even if malformed or misspelled (its error is already
     /// reported, so check must not add "needs `inputs`").
     pub inputs_attempted: bool,
@@ -180,11 +183,24 @@ pub fn parse_args(args: TokenStream, errors: &mut Errors) -> StageArgs {
                 Ok(l) => errors.error(l, "`cost` is a relative cost hint between 0 and 4294967295"),
                 Err(e) => errors.push(syn::Error::new(e.span(), "`cost` takes an integer literal, e.g. `cost = 10`")),
             },
-            "init" => match syn::parse2::<syn::Path>(arg.value) {
-                Ok(p) => out.init = Some(p),
+            "init" => match syn::parse2::<syn::Expr>(arg.value) {
+                Ok(syn::Expr::Path(p)) if p.qself.is_none() => out.init = Some(p.path),
+                Ok(syn::Expr::Call(c))
+                    if c.args.len() == 1
+                        && matches!(&c.args[0], syn::Expr::Path(a) if a.path.is_ident("params"))
+                        && matches!(&*c.func, syn::Expr::Path(f) if f.qself.is_none()) =>
+                {
+                    let syn::Expr::Path(f) = *c.func else { unreachable!() };
+                    out.init_params = Some(syn::spanned::Spanned::span(&c.args[0]));
+                    out.init = Some(f.path);
+                }
+                Ok(other) => errors.error(
+                    other,
+                    "`init` takes the path of a function returning the initial state, `init = Smoother::new` (`fn() -> S`), or that path called with the pipeline's params, `init = Smoother::from_params(params)` (`fn(&P) -> S`)",
+                ),
                 Err(e) => errors.push(syn::Error::new(
                     e.span(),
-                    "`init` takes the path of a function returning the initial state, e.g. `init = Smoother::new`",
+                    "`init` takes the path of a function returning the initial state, `init = Smoother::new` (`fn() -> S`), or that path called with the pipeline's params, `init = Smoother::from_params(params)` (`fn(&P) -> S`)",
                 )),
             },
             other => {

@@ -3,9 +3,10 @@
 use crate::bytes::ByteSize;
 use crate::error::Error;
 use crate::exec::parallel::{register, skip_column, take};
+use crate::exec::sink::{Sink, SinkFlow};
 use crate::exec::sqrt::produce;
 use crate::graph::{needs, Compute, Exec, Has};
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 
 /// The generic body of [`Graph::classic_column`](crate::graph::Graph::classic_column): `S` over `range`, in order, into its column.
 ///
@@ -47,8 +48,8 @@ pub fn classic_column<G: Has<S>, S: Compute<G>>(
 pub(crate) fn run_classic<G: Has<S>, S: Compute<G>>(
     ex: &mut Exec<'_, G>,
     range: Range<u64>,
-    sink: &mut impl FnMut(u64, S::Output),
-) -> Result<(), Error> {
+    sink: &mut impl Sink<S::Output>,
+) -> Result<ControlFlow<()>, Error> {
     let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
     ex.core.classic = true;
     let result = (|| {
@@ -65,11 +66,11 @@ pub(crate) fn run_classic<G: Has<S>, S: Compute<G>>(
         let column = std::mem::take(&mut slot.column);
         for (i, o) in column.into_iter().enumerate() {
             let t = base + i as u64;
-            if t >= range.start {
-                sink(t, o);
+            if t >= range.start && sink(t, o).flow(t)?.is_break() {
+                return Ok(ControlFlow::Break(()));
             }
         }
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     })();
     ex.core.classic = false;
     G::clear_columns(&mut ex.core.slots);

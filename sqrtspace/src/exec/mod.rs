@@ -6,6 +6,7 @@
 //!   (sqrt mode and push mode);
 //! - `classic`: stage by stage over the whole range into columns;
 //! - `pull`: the pull API ([`Pipeline::plan`], [`Pipeline::evaluate`]);
+//! - `sink`: what a sink callback returns ([`SinkFlow`]: go on, stop, or fail);
 //! - `push`: the push and stream API ([`Pipeline::push_samples`], [`Pipeline::pull_until`],
 //!   [`Pipeline::stream`]) with its bounded input buffer and history trimming.
 //!
@@ -24,11 +25,13 @@ pub mod parallel;
 mod pipeline;
 mod pull;
 mod push;
+mod sink;
 pub(crate) mod sqrt;
 
 pub use pipeline::Pipeline;
 pub use pull::Session;
 pub use push::StreamEnd;
+pub use sink::{Sink, SinkFlow};
 
 /// The run-time traits and analysis, also reachable here (their home is [`crate::graph`]).
 pub use crate::graph::{needs, span, Compute, Frames, Graph, Has, OutputOf, Slot};

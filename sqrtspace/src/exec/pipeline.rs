@@ -61,7 +61,7 @@ impl<G: Graph> Pipeline<G> {
         // with the ring's per-entry bytes (`ring_entry_overhead`, the state's inline size
         // taken as at most its byte size).
         let stateful = G::STAGES.iter().filter(|s| s.stateful).count();
-        let state = G::state_bytes();
+        let state = G::state_bytes(&params);
         let needed = 2 * (2 * state + stateful * crate::cache::ring_entry_overhead(0));
         if config.checkpoint_bytes != 0 && config.checkpoint_bytes < needed {
             return Err(crate::ConfigError::CheckpointBudgetTooSmall {
@@ -158,6 +158,15 @@ impl<G: Graph> Pipeline<G> {
     pub fn last_plan(&self) -> Option<&Plan> {
         self.plan.as_ref()
     }
+
+    /// Problems push mode ([`stream`](Self::stream), [`push_samples`](Self::push_samples)) runs
+    /// into with this pipeline's configuration, e.g. an input buffer that keeps the whole
+    /// stream (stateful stages without checkpoints): see [`crate::plan::push_warnings`].
+    #[must_use]
+    pub fn push_warnings(&self) -> Vec<String> {
+        crate::plan::push_warnings::<G>(&self.core.config)
+    }
+
     /// Replaces the planner (for tests and `--ram-budget`/`LLC_BYTES` overrides). Without
     /// one, the first evaluation probes the machine ([`Planner::from_machine`]: sysinfo,
     /// `LLC_BYTES`, `/sys`).

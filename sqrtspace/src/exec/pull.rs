@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::exec::classic::run_classic;
 use crate::exec::parallel;
 use crate::exec::pipeline::Pipeline;
+use crate::exec::sink::{Sink, SinkFlow};
 use crate::exec::sqrt::fetch_owned;
 use crate::graph::{needs, span, Compute, Exec, Frames, Graph, Has};
 use crate::plan::Plan;
@@ -72,15 +73,17 @@ impl<G: Graph> Pipeline<G> {
 
     /// [`evaluate`](Self::evaluate), handing each output to `sink(t, output)` in window order
     /// instead of collecting them (memory independent of the range in `sqrt` mode). When a
-    /// stage fails at window `t`, every window before `t` has reached `sink`.
+    /// stage fails at window `t`, every window before `t` has reached `sink`. The sink
+    /// returns `()`, `ControlFlow<()>` (`Break` stops after this window, `Ok` is returned) or
+    /// `Result<(), E>` (`Err` stops with [`Error::Sink`]): see [`SinkFlow`].
     ///
     /// # Errors
-    /// As [`evaluate`](Self::evaluate).
+    /// As [`evaluate`](Self::evaluate); [`Error::Sink`] when the sink returns `Err`.
     pub fn evaluate_with<S: Compute<G>>(
         &mut self,
         signal: &[G::Sample],
         range: Range<u64>,
-        sink: impl FnMut(u64, S::Output),
+        sink: impl Sink<S::Output>,
     ) -> Result<(), Error>
     where
         G: Has<S>,
@@ -140,14 +143,16 @@ impl<G: Graph> Session<'_, '_, G> {
     /// [`evaluate`](Self::evaluate), handing each output to `sink(t, output)` in window order
     /// instead of collecting them (memory independent of the range in `sqrt` mode). When a
     /// stage fails at window `t`, every window before `t` has reached `sink`, and the session
-    /// stays usable.
+    /// stays usable. The sink returns `()`, `ControlFlow<()>` (`Break` stops after this
+    /// window, `Ok` is returned) or `Result<(), E>` (`Err` stops with [`Error::Sink`]): see
+    /// [`SinkFlow`].
     ///
     /// # Errors
-    /// As [`evaluate`](Self::evaluate).
+    /// As [`evaluate`](Self::evaluate); [`Error::Sink`] when the sink returns `Err`.
     pub fn evaluate_with<S: Compute<G>>(
         &mut self,
         range: Range<u64>,
-        sink: impl FnMut(u64, S::Output),
+        sink: impl Sink<S::Output>,
     ) -> Result<(), Error>
     where
         G: Has<S>,
@@ -216,7 +221,7 @@ impl<G: Graph> Pipeline<G> {
             c,
             Some(windows),
             span::<G>(c.window, c.hop),
-            G::state_bytes(),
+            G::state_bytes(&self.core.params),
         );
         let probed = self.guarded(|p| p.probe(signal, windows));
         self.reset();
@@ -239,7 +244,7 @@ impl<G: Graph> Pipeline<G> {
             c,
             Some(windows),
             span::<G>(c.window, c.hop),
-            G::state_bytes(),
+            G::state_bytes(&self.core.params),
         );
         let per_window = match self.probed.take() {
             Some(p) => p,
@@ -251,7 +256,7 @@ impl<G: Graph> Pipeline<G> {
             &range,
             &need,
             &per_window,
-            G::state_bytes(),
+            G::state_bytes(&self.core.params),
             signal.len(),
         );
         if (self.core.config.max_workers > 1 || self.core.workers.forced.is_some())
@@ -344,7 +349,7 @@ impl<G: Graph> Pipeline<G> {
         &mut self,
         signal: &[G::Sample],
         range: Range<u64>,
-        mut sink: impl FnMut(u64, S::Output),
+        mut sink: impl Sink<S::Output>,
     ) -> Result<(), Error>
     where
         G: Has<S>,
@@ -379,32 +384,35 @@ impl<G: Graph> Pipeline<G> {
         ex.core.begin();
         let result = match mode {
             Mode::Classic => match run_classic::<G, S>(&mut ex, range.clone(), &mut sink) {
-                Ok(()) => Ok(()),
+                Ok(_) => Ok(()),
                 // A stage failed while the columns were computed, so no output reached the
                 // sink: deliver the windows before the failure depth-first (the same error
                 // then stops it at the first window that needs the failing one).
-                Err(Error::Stage { .. }) => (|| {
-                    for t in range {
-                        let o = fetch_owned::<G, S>(&mut ex, t)?;
-                        sink(t, o);
-                    }
-                    Ok(())
-                })(),
+                Err(Error::Stage { .. }) => depth_first::<G, S>(&mut ex, range, &mut sink),
                 Err(e) => Err(e),
             },
-            _ => (|| {
-                for t in range {
-                    let o = fetch_owned::<G, S>(&mut ex, t)?;
-                    sink(t, o);
-                }
-                Ok(())
-            })(),
+            _ => depth_first::<G, S>(&mut ex, range, &mut sink),
         };
         parallel::stop(ex.core);
         result?;
         ex.core.end();
         Ok(())
     }
+}
+
+/// Depth-first, each output of `S` to the sink as it is computed, until the sink stops.
+fn depth_first<G: Has<S>, S: Compute<G>>(
+    ex: &mut Exec<'_, G>,
+    range: Range<u64>,
+    sink: &mut impl Sink<S::Output>,
+) -> Result<(), Error> {
+    for t in range {
+        let o = fetch_owned::<G, S>(ex, t)?;
+        if sink(t, o).flow(t)?.is_break() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn whole<'a, T>(signal: &'a [T], windows: u64, c: &Config) -> Frames<'a, T> {

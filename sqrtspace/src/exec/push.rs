@@ -7,19 +7,27 @@ use crate::config::Mode;
 use crate::error::Error;
 use crate::exec::parallel;
 use crate::exec::pipeline::Pipeline;
+use crate::exec::sink::{Sink, SinkFlow};
 use crate::graph::{span, Core, Exec, Frames, Graph, OutputOf};
+use std::ops::ControlFlow;
 
 /// Where a stream ended: see [`Pipeline::close`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamEnd {
     /// Samples pushed in all.
     pub samples: u64,
-    /// Complete windows (all were evaluated by [`Pipeline::stream`]).
+    /// Complete windows (all were evaluated by [`Pipeline::stream`], unless the sink stopped
+    /// it: see `stopped_at`).
     pub windows: u64,
     /// Samples after the start of the last complete window's successor that no complete
     /// window covers (`samples - (windows-1)*H - W` beyond the last frame's end); reported,
     /// never silently dropped.
     pub tail_samples: u64,
+    /// The window after whose output the sink returned `ControlFlow::Break` (see
+    /// [`SinkFlow`]): [`Pipeline::stream`] and [`Pipeline::stream_reader`] stopped there,
+    /// every output up to it was delivered, nothing after it was read or evaluated. `None`
+    /// when the stream ran to its end.
+    pub stopped_at: Option<u64>,
 }
 
 impl<G: Graph> Pipeline<G> {
@@ -113,26 +121,44 @@ impl<G: Graph> Pipeline<G> {
 
     /// [`pull_until`](Self::pull_until), handing each output to `sink(t, output)`. When a stage
     /// fails at window `u`, every window before `u` has reached `sink`, and the position stays
-    /// at `u` (see [`skip_window`](Self::skip_window)).
+    /// at `u` (see [`skip_window`](Self::skip_window)). The sink returns `()`,
+    /// `ControlFlow<()>` or `Result<(), E>` ([`SinkFlow`]): after a `Break` or an `Err` at
+    /// window `u`, the position is `u + 1` (that output was handed over) and nothing after it
+    /// is evaluated.
     ///
     /// # Errors
-    /// A stage's error; [`Error::Poisoned`] after a stage panicked in an earlier call.
-    pub fn pull_with(&mut self, t: u64, sink: impl FnMut(u64, OutputOf<G>)) -> Result<(), Error> {
+    /// A stage's error; [`Error::Sink`] when the sink returns `Err`; [`Error::Poisoned`] after
+    /// a stage panicked in an earlier call.
+    pub fn pull_with(&mut self, t: u64, sink: impl Sink<OutputOf<G>>) -> Result<(), Error> {
+        self.pull_flow(t, sink).map(|_| ())
+    }
+
+    /// [`pull_with`](Self::pull_with), saying whether the sink stopped.
+    fn pull_flow(
+        &mut self,
+        t: u64,
+        sink: impl Sink<OutputOf<G>>,
+    ) -> Result<ControlFlow<()>, Error> {
         self.guarded(|p| p.pull_with_unguarded(t, sink))
     }
 
     fn pull_with_unguarded(
         &mut self,
         t: u64,
-        mut sink: impl FnMut(u64, OutputOf<G>),
-    ) -> Result<(), Error> {
+        mut sink: impl Sink<OutputOf<G>>,
+    ) -> Result<ControlFlow<()>, Error> {
         let available = self.windows_available();
         let end = t.min(available);
         // The stream's length is unknown: k is the configured one, or the default raised to
         // the dependency span.
         let c = &self.core.config;
         let planner = Self::planner_mut(&mut self.planner);
-        self.core.k = planner.k_for(c, None, span::<G>(c.window, c.hop), G::state_bytes());
+        self.core.k = planner.k_for(
+            c,
+            None,
+            span::<G>(c.window, c.hop),
+            G::state_bytes(&self.core.params),
+        );
         let lru = planner.lru_for(&self.core.config, Mode::Sqrt, 0);
         let par = parallel::push_parallelism(&self.core.config, lru, self.core.workers.forced);
         self.core.set_lru_budget(if par.workers > 1 {
@@ -146,6 +172,7 @@ impl<G: Graph> Pipeline<G> {
             parallel::start(&mut self.core, &par, G::OUTPUTS, &need, false);
         }
         let first = self.input.first;
+        let mut flow = Ok(ControlFlow::Continue(()));
         {
             let frames = Frames {
                 samples: &self.input.samples,
@@ -162,21 +189,28 @@ impl<G: Graph> Pipeline<G> {
             let mut result = Ok(());
             while self.input.next_out < end {
                 let tt = self.input.next_out;
-                match G::output(&mut ex, tt) {
-                    Ok(o) => sink(tt, o),
+                let o = match G::output(&mut ex, tt) {
+                    Ok(o) => o,
                     Err(e) => {
                         result = Err(e);
                         break;
                     }
-                }
+                };
                 self.input.next_out += 1;
+                match sink(tt, o).flow(tt) {
+                    Ok(ControlFlow::Continue(())) => {}
+                    stop => {
+                        flow = stop;
+                        break;
+                    }
+                }
             }
             parallel::stop(ex.core);
             result?;
             ex.core.end();
         }
         self.trim();
-        Ok(())
+        flow
     }
 
     /// Push mode: drops the samples and checkpoints that no later window can need.
@@ -261,6 +295,15 @@ impl<G: Graph> Pipeline<G> {
             samples: self.input.total,
             windows,
             tail_samples: self.input.total - covered,
+            stopped_at: None,
+        }
+    }
+
+    /// The [`StreamEnd`] of a stream whose sink stopped it after window `next_out - 1`.
+    fn stopped(&mut self) -> StreamEnd {
+        StreamEnd {
+            stopped_at: self.input.next_out.checked_sub(1),
+            ..self.close()
         }
     }
 
@@ -269,12 +312,17 @@ impl<G: Graph> Pipeline<G> {
     /// as the window is complete. Chunks larger than the input buffer are split; backpressure is
     /// handled by pulling. Memory is independent of the stream's length.
     ///
+    /// The sink returns `()`, `ControlFlow<()>` or `Result<(), E>` ([`SinkFlow`]): a `Break`
+    /// ends the stream there ([`StreamEnd::stopped_at`]), an `Err` (a failing writer) stops it
+    /// with [`Error::Sink`]; either way no further chunk is read.
+    ///
     /// # Errors
-    /// A stage's error, or an error of the chunk source (`Err` items are returned as is).
+    /// A stage's error, [`Error::Sink`], or an error of the chunk source (`Err` items are
+    /// returned as is).
     pub fn stream<I, C, E>(
         &mut self,
         chunks: I,
-        mut sink: impl FnMut(u64, OutputOf<G>),
+        mut sink: impl Sink<OutputOf<G>>,
     ) -> Result<StreamEnd, E>
     where
         I: IntoIterator<Item = Result<C, E>>,
@@ -282,9 +330,13 @@ impl<G: Graph> Pipeline<G> {
         E: From<Error>,
     {
         for chunk in chunks {
-            self.feed(chunk?.as_ref(), &mut sink)?;
+            if self.feed(chunk?.as_ref(), &mut sink)?.is_break() {
+                return Ok(self.stopped());
+            }
         }
-        self.pull_with(u64::MAX, &mut sink)?;
+        if self.pull_flow(u64::MAX, &mut sink)?.is_break() {
+            return Ok(self.stopped());
+        }
         Ok(self.close())
     }
 
@@ -296,13 +348,14 @@ impl<G: Graph> Pipeline<G> {
     /// # Errors
     /// A stage's error; [`Error::Read`] when the reader fails; [`Error::TruncatedSample`]
     /// when the stream ends inside a sample (every window of the complete samples before it
-    /// has been handed to `sink` by then).
+    /// has been handed to `sink` by then); [`Error::Sink`] when the sink returns `Err` (it
+    /// stops as in [`stream`](Self::stream), as does a `Break`).
     ///
     /// [`RawReader`]: crate::source::RawReader
     pub fn stream_reader<R: std::io::Read>(
         &mut self,
         reader: R,
-        mut sink: impl FnMut(u64, OutputOf<G>),
+        mut sink: impl Sink<OutputOf<G>>,
     ) -> Result<StreamEnd, Error>
     where
         G::Sample: crate::source::RawSample,
@@ -315,16 +368,24 @@ impl<G: Graph> Pipeline<G> {
         let mut source = crate::source::RawReader::<R, G::Sample>::new(reader, chunk);
         loop {
             match source.next_chunk() {
-                Ok(Some(samples)) => self.feed(samples, &mut sink)?,
+                Ok(Some(samples)) => {
+                    if self.feed(samples, &mut sink)?.is_break() {
+                        return Ok(self.stopped());
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => {
                     // Every complete sample was accepted: hand out the windows they complete.
-                    self.pull_with(u64::MAX, &mut sink)?;
+                    if self.pull_flow(u64::MAX, &mut sink)?.is_break() {
+                        return Ok(self.stopped());
+                    }
                     return Err(e);
                 }
             }
         }
-        self.pull_with(u64::MAX, &mut sink)?;
+        if self.pull_flow(u64::MAX, &mut sink)?.is_break() {
+            return Ok(self.stopped());
+        }
         Ok(self.close())
     }
 
@@ -333,8 +394,8 @@ impl<G: Graph> Pipeline<G> {
     fn feed(
         &mut self,
         chunk: &[G::Sample],
-        sink: &mut impl FnMut(u64, OutputOf<G>),
-    ) -> Result<(), Error> {
+        sink: &mut impl Sink<OutputOf<G>>,
+    ) -> Result<ControlFlow<()>, Error> {
         // After pulling every complete window at most `window - 1` unprocessed samples stay
         // buffered, so pieces of `capacity - (window - 1)` samples always fit after a pull.
         let c = &self.core.config;
@@ -342,7 +403,9 @@ impl<G: Graph> Pipeline<G> {
         for part in chunk.chunks(piece) {
             match self.push_samples(part) {
                 Err(Error::Backpressure { .. }) => {
-                    self.pull_with(u64::MAX, &mut *sink)?;
+                    if self.pull_flow(u64::MAX, &mut *sink)?.is_break() {
+                        return Ok(ControlFlow::Break(()));
+                    }
                     self.push_samples(part)?;
                 }
                 other => other?,
@@ -350,10 +413,12 @@ impl<G: Graph> Pipeline<G> {
             // With several workers, windows are pulled a batch at a time.
             let batch =
                 parallel::push_parallelism(&self.core.config, 0, self.core.workers.forced).batch;
-            if self.windows_available() >= self.input.next_out + batch {
-                self.pull_with(u64::MAX, &mut *sink)?;
+            if self.windows_available() >= self.input.next_out + batch
+                && self.pull_flow(u64::MAX, &mut *sink)?.is_break()
+            {
+                return Ok(ControlFlow::Break(()));
             }
         }
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     }
 }

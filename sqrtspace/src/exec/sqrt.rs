@@ -68,12 +68,14 @@ pub(crate) fn produce<G: Has<S>, S: Compute<G>>(
     let idx = <G as Has<S>>::INDEX;
     if !S::META.stateful {
         count(ex.core, idx, t, false);
-        return timed(ex, idx, |ex| S::compute(ex, t, &mut S::init_state()));
+        return timed(ex, idx, |ex| {
+            S::compute(ex, t, &mut S::init_state(&ex.core.params))
+        });
     }
     let slot = G::slot_mut(&mut ex.core.slots);
     let (mut state, mut cursor) = match slot.state.take() {
         Some(s) => (s, slot.cursor),
-        None => (S::init_state(), 0),
+        None => (S::init_state(&ex.core.params), 0),
     };
     // The nearest checkpoint at or before t, if it beats the current position.
     let restore = if cursor == t {
@@ -88,7 +90,7 @@ pub(crate) fn produce<G: Has<S>, S: Compute<G>>(
                 cursor = c;
             }
             None => {
-                state = S::init_state();
+                state = S::init_state(&ex.core.params);
                 cursor = 0;
             }
         }
