@@ -93,7 +93,7 @@ pub enum Bench {
     Audio(bench::BenchArgs),
     /// The logs job: classic / sqrt / auto and the hand-written loop over real or synthetic
     /// rows (`--n`), each in a fresh process with `--extreme`; writes a CSV with `--csv`.
-    Logs(sqrtspace_logs::cli::BenchArgs),
+    Logs(Box<sqrtspace_logs::cli::BenchArgs>),
 }
 
 /// Errors of the command-line tool.

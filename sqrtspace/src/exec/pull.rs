@@ -358,6 +358,10 @@ impl<G: Graph> Pipeline<G> {
         let windows = self.core.config.windows_in(signal.len() as u64);
         self.core.k = plan.k;
         let mode = plan.mode;
+        if mode == Mode::Classic {
+            let signal_bytes = std::mem::size_of_val(signal) as u64;
+            reserve_classic(plan.classic_bytes.saturating_sub(signal_bytes))?;
+        }
         self.core.set_lru_budget(if plan.parallel.workers > 1 {
             plan.parallel.main_lru_bytes
         } else {
@@ -401,6 +405,25 @@ impl<G: Graph> Pipeline<G> {
 }
 
 /// Depth-first, each output of `S` to the sink as it is computed, until the sink stops.
+/// Classic mode materialises every intermediate of the range, and a stage allocates each
+/// window's output (a spectrum, say) with an ordinary, infallible allocation: when memory runs
+/// out midway, the process aborts. So before a classic run the planner's estimate of the
+/// intermediates (`bytes`, [`Plan::classic_bytes`] less the signal the caller already holds)
+/// is reserved once and released: an address space that cannot hold it (`RLIMIT_AS`, or more
+/// than the kernel's overcommit allows) is [`Error::OutOfMemory`] before any work, naming the
+/// size. Nothing is touched, so the check costs no RSS.
+fn reserve_classic(bytes: u64) -> Result<(), Error> {
+    let oom = || Error::OutOfMemory {
+        bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+        what: "classic mode's intermediates (the planner's estimate)",
+    };
+    let n = usize::try_from(bytes).map_err(|_| oom())?;
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(n).map_err(|_| oom())?;
+    drop(probe);
+    Ok(())
+}
+
 fn depth_first<G: Has<S>, S: Compute<G>>(
     ex: &mut Exec<'_, G>,
     range: Range<u64>,
@@ -422,5 +445,21 @@ fn whole<'a, T>(signal: &'a [T], windows: u64, c: &Config) -> Frames<'a, T> {
         windows,
         window: c.window,
         hop: c.hop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_classic_working_set_that_cannot_be_reserved_is_a_typed_error() {
+        let e = reserve_classic(u64::MAX >> 1).unwrap_err();
+        assert!(
+            matches!(e, Error::OutOfMemory { bytes, .. } if bytes == usize::MAX >> 1),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("Mode::Sqrt"), "{e}");
+        assert!(reserve_classic(1 << 20).is_ok());
     }
 }
