@@ -761,6 +761,14 @@ impl AudioJob {
     /// Decoder errors when opening, [`AudioError::Engine`] for an invalid configuration, and
     /// the band errors of [`AudioParams::check`].
     pub fn open(&self) -> Result<(AudioReader, AudioParams), AudioError> {
+        // The application's own window limit first: it names `--window` and the audio
+        // maximum, where the engine's input-buffer check would only name the buffer.
+        if self.config.window > MAX_WINDOW {
+            return Err(AudioError::WindowTooLarge {
+                window: self.config.window as u64,
+                max: MAX_WINDOW,
+            });
+        }
         self.config.validate().map_err(sqrtspace::Error::from)?;
         let reader = AudioReader::with_repeat(&self.input, self.repeat)?;
         let params = AudioParams {
