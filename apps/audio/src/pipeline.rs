@@ -759,8 +759,15 @@ impl AudioJob {
     ///
     /// # Errors
     /// Decoder errors when opening, [`AudioError::Engine`] for an invalid configuration, and
-    /// the band errors of [`AudioParams::check`].
+    /// the band errors of [`AudioParams::check`] ([`AudioError::WindowTooLarge`] first, before
+    /// the engine's own limits, which a huge window would also break).
     pub fn open(&self) -> Result<(AudioReader, AudioParams), AudioError> {
+        if self.config.window > MAX_WINDOW {
+            return Err(AudioError::WindowTooLarge {
+                window: self.config.window as u64,
+                max: MAX_WINDOW,
+            });
+        }
         self.config.validate().map_err(sqrtspace::Error::from)?;
         let reader = AudioReader::with_repeat(&self.input, self.repeat)?;
         let params = AudioParams {
