@@ -85,6 +85,8 @@ pub enum Demo {
 }
 
 /// The benchmarks.
+// Parsed once per process: the size difference of the argument structs costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Bench {
     /// The audio pipeline over the window × k × LRU matrix (in process), or, with

@@ -390,7 +390,7 @@ fn a_run_killed_mid_csv_leaves_the_previous_file_whole() {
     // Wait until rows are being written (the temporary file has grown), then SIGKILL.
     let started = std::time::Instant::now();
     loop {
-        let grown = partials(&d.path())
+        let grown = partials(d.path())
             .iter()
             .any(|p| fs::metadata(p).is_ok_and(|m| m.len() > 4096));
         if grown {
@@ -435,7 +435,7 @@ fn a_run_killed_mid_csv_leaves_the_previous_file_whole() {
     let lines = text.lines().count();
     assert!(lines > 10, "{lines}");
     // Only the killed run's temporary file remains (the finished one was renamed).
-    assert_eq!(partials(&d.path()).len(), 1, "{:?}", partials(&d.path()));
+    assert_eq!(partials(d.path()).len(), 1, "{:?}", partials(d.path()));
 }
 
 #[test]
