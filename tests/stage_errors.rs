@@ -276,11 +276,13 @@ fn the_planner_warns_about_quadratic_replay() {
     let s = vec![0.5f32; 4000];
     let mut p = Pipeline::<Changes>::with_planner(c, (), machine(1 << 40, 1 << 20)).unwrap();
     let plan = p.plan::<change>(&s, 0..997).unwrap();
-    assert_eq!(plan.warnings.len(), 1, "{plan}");
+    // The quadratic replay, and push mode keeping the whole stream (no checkpoints).
+    assert_eq!(plan.warnings.len(), 2, "{plan}");
     assert!(
         plan.warnings[0].contains("497004 stage evaluations"),
         "{plan}"
     );
+    assert!(plan.warnings[1].contains("keeps every sample"), "{plan}");
     assert!(plan.to_string().contains("warning:"), "{plan}");
 }
 

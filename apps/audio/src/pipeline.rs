@@ -759,7 +759,8 @@ impl AudioJob {
     ///
     /// # Errors
     /// Decoder errors when opening, [`AudioError::Engine`] for an invalid configuration, and
-    /// the band errors of [`AudioParams::check`].
+    /// the band errors of [`AudioParams::check`] ([`AudioError::WindowTooLarge`] first, before
+    /// the engine's own limits, which a huge window would also break).
     pub fn open(&self) -> Result<(AudioReader, AudioParams), AudioError> {
         // The job's own limit first: it names the option to change, where the engine's
         // overflow checks would only say which product is too large.

@@ -91,3 +91,24 @@ fn bench_writes_csv_lines_with_identical_quantiles_across_runs() {
         .to_string()
         .contains("MODE:ENGINE"));
 }
+
+/// Linux's /dev/full refuses every write (ENOSPC): the row sink's error stops the run.
+#[cfg(target_os = "linux")]
+#[test]
+fn demo_into_a_full_disk_stops_with_the_write_error() {
+    let d = Demo::parse_from([
+        "demo",
+        "--win",
+        "1000",
+        "--hop",
+        "250",
+        "--out",
+        "/dev/full",
+    ]);
+    let e = run_demo(&d.a).unwrap_err();
+    assert!(
+        matches!(e, sqrtspace_logs::LogsError::Write { .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("cannot write /dev/full"), "{e}");
+}

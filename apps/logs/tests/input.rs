@@ -199,3 +199,37 @@ fn bad_window_arguments_are_errors() {
         assert!(e.to_string().contains("1 <= hop <= win"), "{e}");
     }
 }
+
+#[test]
+fn a_failing_row_writer_stops_the_run_at_its_window_in_every_engine_and_mode() {
+    use sqrtspace_logs::Engine;
+    for engine in [Engine::Incremental, Engine::Naive, Engine::Fused] {
+        for mode in [Mode::Classic, Mode::Sqrt] {
+            let mut job = LogsJob::new(
+                InputSpec::synthetic(10_000, 1),
+                LogsParams::new(64, 16, 80.0),
+                mode,
+            );
+            job.engine = engine;
+            let mut seen = Vec::new();
+            let e = job
+                .run(&mut |t, _| {
+                    if t == 40 {
+                        return Err(std::io::Error::other("disk full"));
+                    }
+                    seen.push(t);
+                    Ok(())
+                })
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    LogsError::Engine(sqrtspace::Error::Sink { window: 40, .. })
+                ),
+                "{engine:?} {mode}: {e}"
+            );
+            assert!(e.to_string().contains("disk full"), "{e}");
+            assert_eq!(seen, (0..40).collect::<Vec<u64>>(), "{engine:?} {mode}");
+        }
+    }
+}
