@@ -23,6 +23,7 @@ pub(crate) mod classic;
 mod input;
 pub mod parallel;
 mod pipeline;
+mod pool;
 mod pull;
 mod push;
 mod sink;

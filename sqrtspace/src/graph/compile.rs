@@ -5,6 +5,9 @@
 
 use crate::stage::StageMeta;
 
+pub use super::edges::{edge_count, resolve, NONE};
+use super::edges::{first_edges, sorted_ids};
+
 /// Text formats of [`render`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -17,7 +20,7 @@ pub enum Format {
 /// String equality in const context. Compares from the end: stage ids
 /// (`module_path::name`) of one pipeline usually share their module prefix and differ in the
 /// name, so a mismatch is found in a byte or two.
-const fn str_eq(a: &str, b: &str) -> bool {
+pub(super) const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
@@ -93,144 +96,6 @@ pub const fn as_str(bytes: &[u8]) -> &str {
         Ok(s) => s,
         Err(_) => panic!("sqrtspace: generated graph text is not UTF-8"),
     }
-}
-
-/// The "no stage" entry of [`resolve`]'s table: an input that reads the raw frames, or a stage
-/// that is not in the pipeline.
-pub const NONE: usize = usize::MAX;
-
-/// FNV-1a (64-bit) of a stage id (Fowler, Noll, Vo; `http://www.isthe.com/chongo/tech/comp/fnv/`).
-const fn fnv(s: &str) -> u64 {
-    let b = s.as_bytes();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < b.len() {
-        h ^= b[i] as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    h
-}
-
-/// Stage indices sorted by (id hash, index), with the hashes: the lookup table of [`resolve`]
-/// and the duplicate check of [`check_graph`]. Heapsort, `O(N log N)` comparisons of integers
-/// (the const evaluator is an interpreter: comparing ids pairwise made check time quadratic).
-const fn sorted_ids<const N: usize>(stages: &[StageMeta]) -> ([u64; N], [usize; N]) {
-    let mut hash = [0u64; N];
-    let mut order = [0usize; N];
-    let mut i = 0;
-    while i < N {
-        hash[i] = fnv(stages[i].id);
-        order[i] = i;
-        i += 1;
-    }
-    // Max-heap on (hash, index), then repeatedly move the largest to the end.
-    let mut start = N / 2;
-    while start > 0 {
-        start -= 1;
-        sift_down(&hash, &mut order, start, N);
-    }
-    let mut end = N;
-    while end > 1 {
-        end -= 1;
-        let t = order[0];
-        order[0] = order[end];
-        order[end] = t;
-        sift_down(&hash, &mut order, 0, end);
-    }
-    (hash, order)
-}
-
-/// `(hash[a], a) < (hash[b], b)`.
-const fn before(hash: &[u64], a: usize, b: usize) -> bool {
-    hash[a] < hash[b] || (hash[a] == hash[b] && a < b)
-}
-
-const fn sift_down(hash: &[u64], order: &mut [usize], mut root: usize, end: usize) {
-    loop {
-        let mut child = 2 * root + 1;
-        if child >= end {
-            return;
-        }
-        if child + 1 < end && before(hash, order[child], order[child + 1]) {
-            child += 1;
-        }
-        if !before(hash, order[root], order[child]) {
-            return;
-        }
-        let t = order[root];
-        order[root] = order[child];
-        order[child] = t;
-        root = child;
-    }
-}
-
-/// The number of input edges of `stages` (the length of [`resolve`]'s table).
-#[must_use]
-pub const fn edge_count(stages: &[StageMeta]) -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < stages.len() {
-        n += stages[i].inputs.len();
-        i += 1;
-    }
-    n
-}
-
-/// The upstream stage index of every input edge, stage by stage in declaration order and
-/// within a stage in `inputs` order: `E` = [`edge_count`] entries, [`NONE`] for the raw frames
-/// or a stage outside `stages`. Where an id is listed twice, its first index ([`check_graph`]
-/// reports the duplicate). `pipeline!` computes it once, in a constant, for every graph check
-/// and rendering: `O((N + E) log N)` instead of comparing ids per edge and stage.
-#[must_use]
-pub const fn resolve<const N: usize, const E: usize>(stages: &[StageMeta]) -> [usize; E] {
-    let (hash, order) = sorted_ids::<N>(stages);
-    let mut deps = [NONE; E];
-    let mut k = 0;
-    let mut i = 0;
-    while i < N {
-        let ins = stages[i].inputs;
-        let mut e = 0;
-        while e < ins.len() {
-            if let Some(id) = ins[e].stage {
-                let h = fnv(id);
-                // First position whose hash is >= h.
-                let (mut lo, mut hi) = (0, N);
-                while lo < hi {
-                    let mid = (lo + hi) / 2;
-                    if hash[order[mid]] < h {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                while lo < N && hash[order[lo]] == h {
-                    if str_eq(stages[order[lo]].id, id) {
-                        deps[k] = order[lo];
-                        break;
-                    }
-                    lo += 1;
-                }
-            }
-            k += 1;
-            e += 1;
-        }
-        i += 1;
-    }
-    deps
-}
-
-/// Where each stage's edges start in [`resolve`]'s table.
-const fn first_edges<const N: usize>(stages: &[StageMeta]) -> [usize; N] {
-    let mut first = [0usize; N];
-    let mut k = 0;
-    let mut i = 0;
-    while i < N {
-        first[i] = k;
-        k += stages[i].inputs.len();
-        i += 1;
-    }
-    first
 }
 
 /// Rejects duplicate stages and cycles; called by `pipeline!` in a `const` item, so it fails
@@ -578,99 +443,5 @@ pub const fn render_len(
 }
 
 #[cfg(test)]
-mod message_cut_tests {
-    use super::*;
-
-    #[test]
-    fn a_long_message_is_cut_at_a_character_boundary() {
-        // "pipeline `Pq` lists stage `" is 27 bytes, then 2-byte characters: the 256-byte
-        // buffer ends inside one.
-        let name: &'static str = "é".repeat(200).leak();
-        let stage = StageMeta {
-            name,
-            id: name,
-            cost: 1,
-            stateful: false,
-            inputs: &[],
-        };
-        let err = std::panic::catch_unwind(|| check_graph::<2>(&[stage, stage], &[], "Pq"))
-            .expect_err("a duplicate stage is rejected");
-        let text = err
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_string()))
-            .unwrap_or_default();
-        assert!(text.starts_with("pipeline `Pq` lists stage `éé"), "{text}");
-        assert!(text.len() <= 256 && text.len() >= 254, "{}", text.len());
-    }
-
-    const fn input(id: &'static str) -> crate::stage::InputMeta {
-        crate::stage::InputMeta {
-            name: id,
-            stage: Some(id),
-            offset: 0,
-        }
-    }
-
-    const fn meta(id: &'static str, inputs: &'static [crate::stage::InputMeta]) -> StageMeta {
-        StageMeta {
-            name: id,
-            id,
-            cost: 1,
-            stateful: false,
-            inputs,
-        }
-    }
-
-    #[test]
-    fn resolve_maps_every_edge_to_its_stage_or_none() {
-        const FRAMES: crate::stage::InputMeta = crate::stage::InputMeta {
-            name: "input",
-            stage: None,
-            offset: 0,
-        };
-        const STAGES: [StageMeta; 3] = [
-            meta("m::a", &[FRAMES]),
-            meta("m::b", &[input("m::a"), input("other::a"), input("m::b")]),
-            meta("m::c", &[input("m::b"), input("m::a")]),
-        ];
-        const E: usize = edge_count(&STAGES);
-        const DEPS: [usize; E] = resolve::<3, E>(&STAGES);
-        assert_eq!(DEPS, [NONE, 0, NONE, 1, 1, 0]);
-    }
-
-    #[test]
-    fn topo_puts_inputs_first_and_breaks_ties_in_declaration_order() {
-        // d <- c <- a, b independent: declaration order among the ready ones.
-        const STAGES: [StageMeta; 4] = [
-            meta("d", &[input("c")]),
-            meta("b", &[]),
-            meta("c", &[input("a")]),
-            meta("a", &[]),
-        ];
-        const E: usize = edge_count(&STAGES);
-        const DEPS: [usize; E] = resolve::<4, E>(&STAGES);
-        check_graph::<4>(&STAGES, &DEPS, "P");
-        assert_eq!(topo::<4, E>(&STAGES, &DEPS), [1, 3, 2, 0]);
-    }
-
-    #[test]
-    fn a_cycle_is_spelled_out_from_the_table() {
-        static STAGES: [StageMeta; 3] = [
-            meta("a", &[input("c")]),
-            meta("b", &[input("a")]),
-            meta("c", &[input("b")]),
-        ];
-        let deps = resolve::<3, 3>(&STAGES);
-        let err = std::panic::catch_unwind(|| check_graph::<3>(&STAGES, &deps, "Loop"))
-            .expect_err("a cycle is rejected");
-        let text = err.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert!(text.starts_with("pipeline `Loop` has a cycle: `"), "{text}");
-        assert!(
-            text.contains("a -> b -> c -> a")
-                || text.contains("c -> a -> b -> c")
-                || text.contains("b -> c -> a -> b"),
-            "{text}"
-        );
-    }
-}
+#[path = "compile_tests.rs"]
+mod message_cut_tests;

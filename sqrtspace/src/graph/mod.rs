@@ -14,6 +14,7 @@
 //! through the hidden `__private` module; users never implement or name them.
 
 pub mod compile;
+mod edges;
 
 mod analysis;
 pub(crate) mod context;
