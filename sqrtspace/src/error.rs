@@ -53,7 +53,19 @@ pub enum ConfigError {
 }
 
 /// An error while evaluating or streaming a pipeline.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` output is the message followed by its causes (as `anyhow` prints them), so a
+/// `main` that returns `Result<(), sqrtspace::Error>` shows the user what to change rather
+/// than the variant's fields:
+///
+/// ```no_run
+/// fn main() -> Result<(), sqrtspace::Error> {
+///     let bytes = std::fs::read("recording.raw")?; // io::Error converts into Error::Io
+///     # let _ = bytes;
+///     Ok(())
+/// }
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration is invalid.
@@ -172,4 +184,46 @@ pub enum Error {
     /// pipeline refuses further work until [`Pipeline::reset`](crate::Pipeline::reset).
     #[error("the pipeline is poisoned: a stage panicked during an earlier call; call reset() (or build a new pipeline) before using it again")]
     Poisoned,
+}
+
+/// The message and its chain of causes: what `main() -> Result<(), Error>` prints on failure.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = self.to_string();
+        write!(f, "{message}")?;
+        let mut source = std::error::Error::source(self);
+        let mut first = true;
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            // Most messages already quote their cause (`invalid configuration: {0}`).
+            if !message.contains(&text) {
+                if first {
+                    write!(f, "\n\nCaused by:")?;
+                    first = false;
+                }
+                write!(f, "\n    {text}")?;
+            }
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_prints_the_message_and_its_causes_for_main() {
+        let e = Error::from(ConfigError::ZeroHop);
+        assert_eq!(format!("{e:?}"), format!("{e}"));
+        assert!(format!("{e:?}").starts_with("invalid configuration: hop must be at least 1"));
+        let io = Error::from(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ));
+        let text = format!("{io:?}");
+        assert!(text.starts_with(&io.to_string()), "{text}");
+        assert!(!text.contains("Io("), "{text}");
+    }
 }
