@@ -15,17 +15,15 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::hint::black_box;
 use std::ops::Range;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{bench_mode, human, ms, report_requested, time, Lcg};
 use criterion::{Criterion, Throughput};
 use num_complex::Complex32;
-use realfft::{RealFftPlanner, RealToComplex};
 use sqrtspace::{pipeline, stage, Config, Mode, MIB};
+use sqrtspace_audio::hann_spectrum;
 
 /// Sample rate of the synthetic signal, Hz.
 const SAMPLE_RATE: f32 = 44_100.0;
@@ -80,55 +78,12 @@ impl BandParams {
     }
 }
 
-/// A planned forward real FFT with its periodic Hann window and buffers.
-struct FftPlan {
-    n: usize,
-    hann: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    input: Vec<f32>,
-    scratch: Vec<Complex32>,
-}
-
-impl FftPlan {
-    fn new(n: usize) -> Self {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-        let hann = (0..n)
-            .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()) as f32)
-            .collect();
-        FftPlan {
-            n,
-            hann,
-            input: fft.make_input_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
-        }
-    }
-}
-
-thread_local! {
-    /// The plan of the last frame length used on this thread.
-    static PLAN: RefCell<Option<FftPlan>> = const { RefCell::new(None) };
-}
-
-/// One-sided spectrum (`W/2 + 1` bins, unnormalised) of the periodic-Hann-windowed frame.
-/// Allocates only its output.
+/// One-sided spectrum (`W/2 + 1` bins, unnormalised) of the periodic-Hann-windowed frame: the
+/// library's own [`sqrtspace_audio::hann_spectrum`] (realfft, plans cached per thread), as in
+/// `benches/fused.rs`.
 #[stage(inputs = [input], cost = 10)]
 fn spectrum(frame: &[f32]) -> Vec<Complex32> {
-    let n = frame.len();
-    PLAN.with_borrow_mut(|slot| {
-        if slot.as_ref().is_none_or(|p| p.n != n) {
-            *slot = Some(FftPlan::new(n));
-        }
-        let plan = slot.get_or_insert_with(|| FftPlan::new(n));
-        for ((dst, &x), &w) in plan.input.iter_mut().zip(frame).zip(&plan.hann) {
-            *dst = x * w;
-        }
-        let mut out = vec![ZERO; n / 2 + 1];
-        plan.fft
-            .process_with_scratch(&mut plan.input, &mut out, &mut plan.scratch)
-            .expect("buffers are sized by the plan");
-        out
-    })
+    hann_spectrum(frame)
 }
 
 /// The spectrum with every bin outside `[low_hz, high_hz]` zeroed (a brick-wall band-pass).
