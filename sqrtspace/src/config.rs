@@ -1,6 +1,7 @@
 //! The engine's knobs, with the spec's defaults, validated into a [`Config`].
 
 use crate::error::ConfigError;
+use crate::framing::KeyWindows;
 use std::fmt;
 
 /// 1 MiB in bytes.
@@ -104,6 +105,12 @@ pub struct Config {
     pub mode: Mode,
     /// RAM the planner may use, in bytes; `None` reads available memory from the OS.
     pub ram_budget: Option<u64>,
+    /// Frames by key instead of by sample count ([`crate::framing`]): window `t` covers the
+    /// samples whose keys are in `[origin + t*every, origin + t*every + period)`, and the
+    /// input is pushed with one key per sample (`push_keyed`, `stream_keyed`, `over_keyed`).
+    /// `window` is then only the unit of the input budget (`input_buffer_blocks x window`
+    /// samples) and `hop` is unused. `None` (the default): frames by `window`/`hop`.
+    pub key_windows: Option<KeyWindows>,
 }
 
 impl Default for Config {
@@ -118,6 +125,7 @@ impl Default for Config {
             input_buffer_blocks: 64,
             mode: Mode::Auto,
             ram_budget: None,
+            key_windows: None,
         }
     }
 }
@@ -179,6 +187,29 @@ impl Config {
         self
     }
 
+    /// Frames by key: window `t` covers keys `[origin + t*every, origin + t*every + period)`
+    /// (see [`crate::framing`]; `every` and `period` in the keys' unit).
+    #[must_use]
+    pub fn with_key_windows(mut self, every: i64, period: i64) -> Self {
+        self.key_windows = Some(KeyWindows { every, period });
+        self
+    }
+
+    /// The `(window, hop)` pair whose `ceil(window / hop)` is how many frames overlap a
+    /// sample: `(W, H)` for the count framing, `(ceil(period / every), 1)` for key windows.
+    /// For [`crate::graph::span`].
+    #[must_use]
+    pub fn overlap(&self) -> (usize, usize) {
+        match self.key_windows {
+            None => (self.window, self.hop),
+            Some(k) => (
+                usize::try_from((k.period.max(1) as u64).div_ceil(k.every.max(1) as u64))
+                    .unwrap_or(usize::MAX),
+                1,
+            ),
+        }
+    }
+
     /// Checks every field.
     ///
     /// # Errors
@@ -190,7 +221,8 @@ impl Config {
         if self.hop == 0 {
             return Err(ConfigError::ZeroHop);
         }
-        if self.hop > self.window {
+        // With key windows the hop is unused (and the window only the input budget's unit).
+        if self.hop > self.window && self.key_windows.is_none() {
             return Err(ConfigError::HopExceedsWindow {
                 hop: self.hop,
                 window: self.window,
@@ -215,6 +247,14 @@ impl Config {
         }
         if self.max_workers == 0 {
             return Err(ConfigError::ZeroWorkers);
+        }
+        if let Some(KeyWindows { every, period }) = self.key_windows {
+            if every <= 0 || period <= 0 {
+                return Err(ConfigError::KeyWindowsNotPositive { every, period });
+            }
+            if period < every {
+                return Err(ConfigError::PeriodShorterThanEvery { every, period });
+            }
         }
         Ok(())
     }
@@ -263,9 +303,24 @@ mod tests {
             Err(ConfigError::ZeroCheckpointInterval)
         );
         assert_eq!(
-            c.with_input_buffer_blocks(0).validate(),
+            c.clone().with_input_buffer_blocks(0).validate(),
             Err(ConfigError::ZeroInputBuffer)
         );
+        assert_eq!(
+            c.clone().with_key_windows(0, 5).validate(),
+            Err(ConfigError::KeyWindowsNotPositive {
+                every: 0,
+                period: 5
+            })
+        );
+        assert_eq!(
+            c.clone().with_key_windows(10, 5).validate(),
+            Err(ConfigError::PeriodShorterThanEvery {
+                every: 10,
+                period: 5
+            })
+        );
+        assert_eq!(c.clone().with_key_windows(5, 12).overlap(), (3, 1));
         let msg = ConfigError::HopExceedsWindow { hop: 9, window: 8 }.to_string();
         assert!(msg.contains("use hop <= window"), "{msg}");
     }

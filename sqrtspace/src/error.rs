@@ -40,6 +40,23 @@ pub enum ConfigError {
     /// `max_workers` was 0.
     #[error("max_workers must be at least 1")]
     ZeroWorkers,
+    /// [`KeyWindows`](crate::framing::KeyWindows) with `every` or `period` not above 0.
+    #[error("key windows need every > 0 and period > 0 (got every {every}, period {period}, in key units); e.g. every 5m and period 1h")]
+    KeyWindowsNotPositive {
+        /// The distance between window starts given.
+        every: i64,
+        /// The window length given.
+        period: i64,
+    },
+    /// [`KeyWindows`](crate::framing::KeyWindows) with `period < every`: samples between
+    /// windows would belong to none.
+    #[error("key windows with period ({period}) shorter than every ({every}) leave keys between windows that no window covers; use period >= every")]
+    PeriodShorterThanEvery {
+        /// The distance between window starts given.
+        every: i64,
+        /// The window length given.
+        period: i64,
+    },
     /// `checkpoint_bytes` cannot hold two checkpoints of the pipeline's state (the one a
     /// replay resumes from and the next), so replays could not stay within k windows and push
     /// mode could not bound its history.
@@ -180,6 +197,41 @@ pub enum Error {
     /// returning `Result<(), sqrtspace::Error>`.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A sample's key is below the key before it: key windows need non-decreasing keys.
+    #[error("keys go backwards at sample {index}: key {key} after {previous}; key windows need non-decreasing keys (sort the input by its key, or drop or count the out-of-order rows before pushing them)")]
+    KeysBackwards {
+        /// Absolute index of the offending sample in the stream.
+        index: u64,
+        /// Its key.
+        key: i64,
+        /// The key of the sample before it.
+        previous: i64,
+    },
+    /// Keys and samples of different lengths were pushed together.
+    #[error("{keys} keys for {samples} samples: push exactly one key per sample")]
+    KeysLength {
+        /// Keys given.
+        keys: usize,
+        /// Samples given.
+        samples: usize,
+    },
+    /// Samples without keys were given to a pipeline that frames by key.
+    #[error("this pipeline frames by key (Config::key_windows is set): give every sample its key with push_keyed, stream_keyed or over_keyed, or clear Config::key_windows to frame by sample count")]
+    KeysRequired,
+    /// Keys were given to a pipeline that frames by sample count.
+    #[error("keys were given but this pipeline frames by sample count (Config::key_windows is None): set Config::with_key_windows(every, period) to frame by key, or use push_samples, stream or over")]
+    KeysUnexpected,
+    /// A key window holds more samples than the push-mode input buffer can take before it
+    /// completes.
+    #[error("window {window} is still open after {held} samples, the whole input buffer ({capacity} samples = input_buffer_blocks x window): a key window holds up to period x the highest sample rate; raise Config::input_buffer_blocks (or window, its unit), or shorten the period")]
+    FrameTooLarge {
+        /// The window that cannot complete.
+        window: u64,
+        /// Unprocessed samples buffered (all in live windows).
+        held: u64,
+        /// The input buffer's capacity in samples.
+        capacity: u64,
+    },
     /// A stage panicked during an earlier call: the engine's state may be half updated, so the
     /// pipeline refuses further work until [`Pipeline::reset`](crate::Pipeline::reset).
     #[error("the pipeline is poisoned: a stage panicked during an earlier call; call reset() (or build a new pipeline) before using it again")]

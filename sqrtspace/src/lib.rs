@@ -135,6 +135,7 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod exec;
+pub mod framing;
 pub mod graph;
 pub mod metrics;
 pub mod parallel;
@@ -153,6 +154,7 @@ pub use bytes::ByteSize;
 pub use config::{Checkpoints, Config, Mode, MIB};
 pub use error::{ConfigError, Error};
 pub use exec::{Pipeline, Session, Sink, SinkFlow, StreamEnd};
+pub use framing::KeyWindows;
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
 

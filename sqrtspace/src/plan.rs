@@ -200,7 +200,8 @@ impl Planner {
         signal_samples: usize,
     ) -> Plan {
         let windows = range.end - range.start;
-        let span = crate::graph::span::<G>(config.window, config.hop);
+        let (w, h) = config.overlap();
+        let span = crate::graph::span::<G>(w, h);
         // k depends on the signal, not on the request, so that successive requests on one
         // signal share one grid of checkpoints.
         let total_windows = config.windows_in(signal_samples as u64).max(range.end);

@@ -21,6 +21,7 @@
 
 pub(crate) mod classic;
 mod input;
+mod keyed;
 pub mod parallel;
 mod pipeline;
 mod pool;

@@ -4,6 +4,7 @@
 //! the results in order.
 
 use crate::config::Config;
+use crate::graph::frames::KeyCut;
 use crate::graph::workers::{Chunk, Erased, Failure, Job, Pool, PoolThread};
 use crate::graph::{Core, Exec, Frames, Graph};
 use crate::metrics::Counters;
@@ -107,13 +108,19 @@ fn work<G: Graph>(job: &View<'_, G>, range: Range<u64>) -> Chunk {
 /// The body of a pool thread: runs the jobs it receives until the pool is dropped.
 fn serve<G: Graph>(jobs: &Receiver<Job<G>>, results: &SyncSender<Chunk>) {
     while let Ok(job) = jobs.recv() {
-        let frames = Frames {
-            samples: &job.samples[..],
-            first: job.first,
-            windows: job.windows,
-            window: job.config.window,
-            hop: job.config.hop,
-        };
+        let mut frames = Frames::count(
+            &job.samples[..],
+            job.first,
+            job.windows,
+            job.config.window,
+            job.config.hop,
+        );
+        frames.keys = job.config.key_windows.map(|windows| KeyCut {
+            keys: &job.keys[..],
+            windows,
+            origin: job.key_origin,
+            first_window: job.first_window,
+        });
         let view = View::<G> {
             frames,
             params: &job.params,
@@ -205,15 +212,20 @@ pub(crate) fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
     let stages: Arc<[(usize, Erased<G>)]> = stages.into();
     let limit: Arc<[u64]> = pf.limit.clone().into();
     let frames = ex.frames;
-    let span = crate::graph::span::<G>(frames.window, frames.hop);
+    let (w, h) = core.config.overlap();
+    let span = crate::graph::span::<G>(w, h);
     // Hand the other chunks to the pool (what a thread cannot take is computed here).
     let mut local = vec![chunks[0].clone()];
     let mut sent = Vec::new();
     if let Some(pool) = core.workers.pool.as_ref() {
         for (r, th) in chunks[1..].iter().zip(&pool.threads) {
+            let (first, samples, keys, first_window) = region(&frames, r, span);
             let job = Job::<G> {
-                samples: region(&frames, r, span),
-                first: region_first(&frames, r, span),
+                samples,
+                first,
+                keys,
+                key_origin: frames.keys.map_or(0, |k| k.origin),
+                first_window,
                 windows: frames.windows,
                 params: Arc::clone(&core.params),
                 config: core.config.clone(),
@@ -265,22 +277,25 @@ pub(crate) fn run_batch<G: Graph>(ex: &mut Exec<'_, G>, t0: u64) {
     core.note_live_plus(workers_high);
 }
 
-/// The first absolute sample of [`region`].
-fn region_first<T>(frames: &Frames<'_, T>, r: &Range<u64>, span: u64) -> u64 {
-    (r.start.saturating_sub(span) * frames.hop as u64).max(frames.first)
-}
-
-/// A copy of the samples that windows `r` of the boundary stages can read: from `span`
-/// windows before `r` (the longest lookback chain is shorter) to the end of its last frame,
-/// within what `frames` holds.
-fn region<T: Copy>(frames: &Frames<'_, T>, r: &Range<u64>, span: u64) -> Arc<[T]> {
-    let from = region_first(frames, r, span) - frames.first;
-    let to = ((r.end.saturating_sub(1)) * frames.hop as u64 + frames.window as u64)
-        .saturating_sub(frames.first);
-    let len = frames.samples.len() as u64;
-    let (from, to) = (
-        usize::try_from(from.min(len)).unwrap_or(0),
-        usize::try_from(to.min(len)).unwrap_or(0),
+/// A copy of the samples (and keys, for key windows) that windows `r` of the boundary stages
+/// can read: from `span` windows before `r` (the longest lookback chain is shorter) to the end
+/// of its last frame, within what `frames` holds. Returns the first absolute sample of the
+/// copy, the samples, the keys, and the oldest window the copy holds whole.
+#[allow(clippy::type_complexity)]
+fn region<T: Copy>(
+    frames: &Frames<'_, T>,
+    r: &Range<u64>,
+    span: u64,
+) -> (u64, Arc<[T]>, Arc<[i64]>, u64) {
+    let lo = r.start.saturating_sub(span);
+    let (from, to) = frames.covering(lo, r.end);
+    let (a, b) = (
+        usize::try_from(from - frames.first).unwrap_or(0),
+        usize::try_from(to - frames.first).unwrap_or(0),
     );
-    frames.samples[from..to.max(from)].into()
+    let keys: Arc<[i64]> = frames
+        .keys
+        .map_or(Arc::from(Vec::new()), |k| k.keys[a..b].into());
+    let first_window = frames.keys.map_or(0, |k| lo.max(k.first_window));
+    (from, frames.samples[a..b].into(), keys, first_window)
 }

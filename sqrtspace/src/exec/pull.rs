@@ -10,6 +10,7 @@ use crate::exec::parallel;
 use crate::exec::pipeline::Pipeline;
 use crate::exec::sink::{Sink, SinkFlow};
 use crate::exec::sqrt::fetch_owned;
+use crate::graph::frames::KeyCut;
 use crate::graph::{needs, span, Compute, Exec, Frames, Graph, Has};
 use crate::plan::Plan;
 use std::ops::Range;
@@ -37,6 +38,8 @@ use std::ops::Range;
 pub struct Session<'p, 's, G: Graph> {
     pipeline: &'p mut Pipeline<G>,
     signal: &'s [G::Sample],
+    /// One key per sample, for key windows ([`Pipeline::over_keyed`]).
+    keys: Option<&'s [i64]>,
 }
 
 impl<G: Graph> Pipeline<G> {
@@ -49,7 +52,37 @@ impl<G: Graph> Pipeline<G> {
         Session {
             pipeline: self,
             signal,
+            keys: None,
         }
+    }
+
+    /// [`over`](Self::over) for a pipeline that frames by key ([`Config::key_windows`]):
+    /// `keys[i]` is the key (timestamp) of `signal[i]`, non-decreasing, and window `t` is the
+    /// samples whose keys fall in `[origin + t*every, origin + t*every + period)` (see
+    /// [`crate::framing`]). The signal has `floor((last - origin) / every) + 1` windows (none
+    /// when it is empty), empty ones included.
+    ///
+    /// # Errors
+    /// [`Error::KeysUnexpected`] when the pipeline frames by count, [`Error::KeysLength`],
+    /// [`Error::KeysBackwards`] (checked before anything runs).
+    pub fn over_keyed<'p, 's>(
+        &'p mut self,
+        signal: &'s [G::Sample],
+        keys: &'s [i64],
+    ) -> Result<Session<'p, 's, G>, Error> {
+        if self.core.config.key_windows.is_none() {
+            return Err(Error::KeysUnexpected);
+        }
+        if keys.len() != signal.len() {
+            return Err(Error::KeysLength {
+                keys: keys.len(),
+                samples: signal.len(),
+            });
+        }
+        crate::framing::check_keys(keys, None, 0)?;
+        let mut s = self.over(signal);
+        s.keys = Some(keys);
+        Ok(s)
     }
 
     /// Evaluates stage `S` over windows `range` of `signal` in the configured mode and returns
@@ -127,16 +160,16 @@ impl<G: Graph> Session<'_, '_, G> {
     where
         G: Has<S>,
     {
-        self.pipeline.check_range(self.signal, &range)?;
+        self.pipeline.check_range(self.signal, self.keys, &range)?;
         let len = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
         let mut out = Vec::new();
         out.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
             bytes: len.saturating_mul(std::mem::size_of::<S::Output>()),
             what: "the outputs evaluate collects",
         })?;
-        let signal = self.signal;
+        let (signal, keys) = (self.signal, self.keys);
         self.pipeline
-            .guarded(|p| p.evaluate_bound::<S>(signal, range, |_, o| out.push(o)))?;
+            .guarded(|p| p.evaluate_bound::<S>(signal, keys, range, |_, o| out.push(o)))?;
         Ok(out)
     }
 
@@ -157,9 +190,9 @@ impl<G: Graph> Session<'_, '_, G> {
     where
         G: Has<S>,
     {
-        let signal = self.signal;
+        let (signal, keys) = (self.signal, self.keys);
         self.pipeline
-            .guarded(|p| p.evaluate_bound::<S>(signal, range, sink))
+            .guarded(|p| p.evaluate_bound::<S>(signal, keys, range, sink))
     }
 
     /// Drops every output, state and checkpoint computed so far (the signal stays).
@@ -187,8 +220,9 @@ impl<G: Graph> Session<'_, '_, G> {
     where
         G: Has<S>,
     {
-        let signal = self.signal;
-        self.pipeline.guarded(|p| p.plan_bound::<S>(signal, range))
+        let (signal, keys) = (self.signal, self.keys);
+        self.pipeline
+            .guarded(|p| p.plan_bound::<S>(signal, keys, range))
     }
 }
 
@@ -214,16 +248,17 @@ impl<G: Graph> Pipeline<G> {
     /// calls return.
     pub fn probe_output_bytes(&mut self, signal: &[G::Sample]) -> Result<Vec<usize>, Error> {
         self.reset();
-        let windows = self.check_range(signal, &(0..1))?;
+        let windows = self.check_range(signal, None, &(0..1))?;
         // Checkpoints the probe saves follow the grid an evaluation of `signal` would use.
         let c = &self.core.config;
+        let (w, h) = c.overlap();
         self.core.k = Self::planner_mut(&mut self.planner).k_for(
             c,
             Some(windows),
-            span::<G>(c.window, c.hop),
+            span::<G>(w, h),
             G::state_bytes(&self.core.params),
         );
-        let probed = self.guarded(|p| p.probe(signal, windows));
+        let probed = self.guarded(|p| p.probe(signal, None, windows));
         self.reset();
         probed
     }
@@ -231,24 +266,27 @@ impl<G: Graph> Pipeline<G> {
     fn plan_bound<S: Compute<G>>(
         &mut self,
         signal: &[G::Sample],
+        keys: Option<&[i64]>,
         range: Range<u64>,
     ) -> Result<Plan, Error>
     where
         G: Has<S>,
     {
-        let windows = self.check_range(signal, &range)?;
+        let windows = self.check_range(signal, keys, &range)?;
         // The probe below may advance stateful stages: it must save their checkpoints on the
         // same grid as the evaluation, or a later lookup finds none before the probed windows.
         let c = &self.core.config;
-        self.core.k = Self::planner_mut(&mut self.planner).k_for(
+        let (w, h) = c.overlap();
+        let (k, k_reason) = Self::planner_mut(&mut self.planner).k_with_reason(
             c,
             Some(windows),
-            span::<G>(c.window, c.hop),
+            span::<G>(w, h),
             G::state_bytes(&self.core.params),
         );
+        self.core.k = k;
         let per_window = match self.probed.take() {
             Some(p) => p,
-            None => self.probe(signal, windows)?,
+            None => self.probe(signal, keys, windows)?,
         };
         let need = needs::<G>(<G as Has<S>>::INDEX, range.clone());
         let mut plan = Self::planner_mut(&mut self.planner).plan::<G>(
@@ -259,10 +297,14 @@ impl<G: Graph> Pipeline<G> {
             G::state_bytes(&self.core.params),
             signal.len(),
         );
+        if self.core.config.key_windows.is_some() {
+            // The planner counts windows by `window`/`hop`; key windows were counted above.
+            (plan.k, plan.k_reason) = (k, k_reason);
+        }
         if (self.core.config.max_workers > 1 || self.core.workers.forced.is_some())
             && self.core.workers.costs.is_none()
         {
-            self.time_probe(signal, windows, &range);
+            self.time_probe(signal, keys, windows, &range);
         }
         plan.parallel = parallel::choose::<G>(
             &self.core.config,
@@ -279,7 +321,12 @@ impl<G: Graph> Pipeline<G> {
     }
 
     /// Output bytes per window of each stage: the largest over the first (up to) 4 windows.
-    fn probe(&mut self, signal: &[G::Sample], windows: u64) -> Result<Vec<usize>, Error> {
+    fn probe(
+        &mut self,
+        signal: &[G::Sample],
+        keys: Option<&[i64]>,
+        windows: u64,
+    ) -> Result<Vec<usize>, Error> {
         let n = G::STAGES.len();
         let mut bytes = vec![0usize; n];
         let mut per_window = vec![0usize; n];
@@ -287,7 +334,7 @@ impl<G: Graph> Pipeline<G> {
         for t in 0..windows.min(4) {
             let mut ex = Exec {
                 core: &mut self.core,
-                frames: whole(signal, windows, &cfg),
+                frames: whole(signal, keys, windows, &cfg),
             };
             ex.core.begin();
             G::probe(&mut ex, t, &mut bytes)?;
@@ -302,7 +349,13 @@ impl<G: Graph> Pipeline<G> {
     /// Measures each stage's time per evaluation over the first windows of `range` (3% of
     /// the signal's windows, at least 8, at most 64), for the choice of workers. An error
     /// there is left for the evaluation to report.
-    fn time_probe(&mut self, signal: &[G::Sample], windows: u64, range: &Range<u64>) {
+    fn time_probe(
+        &mut self,
+        signal: &[G::Sample],
+        keys: Option<&[i64]>,
+        windows: u64,
+        range: &Range<u64>,
+    ) {
         let n = (windows * 3 / 100).clamp(8, 64);
         let cfg = self.core_cfg();
         let mut bytes = vec![0usize; G::STAGES.len()];
@@ -310,7 +363,7 @@ impl<G: Graph> Pipeline<G> {
         for t in range.start..range.end.min(range.start + n) {
             let mut ex = Exec {
                 core: &mut self.core,
-                frames: whole(signal, windows, &cfg),
+                frames: whole(signal, keys, windows, &cfg),
             };
             ex.core.begin();
             if G::probe(&mut ex, t, &mut bytes).is_err() {
@@ -325,15 +378,29 @@ impl<G: Graph> Pipeline<G> {
         self.core.config.clone()
     }
 
-    fn check_range(&self, signal: &[G::Sample], range: &Range<u64>) -> Result<u64, Error> {
+    /// Windows of `signal` (framed by `keys` for key windows), and that `range` is in them.
+    fn check_range(
+        &self,
+        signal: &[G::Sample],
+        keys: Option<&[i64]>,
+        range: &Range<u64>,
+    ) -> Result<u64, Error> {
+        let c = &self.core.config;
+        let windows = match (c.key_windows, keys) {
+            (None, None) => c.windows_in(signal.len() as u64),
+            (Some(_), None) => return Err(Error::KeysRequired),
+            (None, Some(_)) => return Err(Error::KeysUnexpected),
+            (Some(kw), Some(keys)) => match (keys.first(), keys.last()) {
+                (Some(&a), Some(&b)) => kw.all_windows(kw.origin(a), b),
+                _ => 0,
+            },
+        };
         if range.start >= range.end {
             return Err(Error::EmptyRange {
                 start: range.start,
                 end: range.end,
             });
         }
-        let c = &self.core.config;
-        let windows = c.windows_in(signal.len() as u64);
         if range.end > windows {
             return Err(Error::RangeOutOfBounds {
                 requested: range.clone(),
@@ -348,14 +415,15 @@ impl<G: Graph> Pipeline<G> {
     fn evaluate_bound<S: Compute<G>>(
         &mut self,
         signal: &[G::Sample],
+        keys: Option<&[i64]>,
         range: Range<u64>,
         mut sink: impl Sink<S::Output>,
     ) -> Result<(), Error>
     where
         G: Has<S>,
     {
-        let plan = self.plan_bound::<S>(signal, range.clone())?;
-        let windows = self.core.config.windows_in(signal.len() as u64);
+        let plan = self.plan_bound::<S>(signal, keys, range.clone())?;
+        let windows = self.check_range(signal, keys, &range)?;
         self.core.k = plan.k;
         let mode = plan.mode;
         if mode == Mode::Classic {
@@ -383,7 +451,7 @@ impl<G: Graph> Pipeline<G> {
         let cfg = self.core_cfg();
         let mut ex = Exec {
             core: &mut self.core,
-            frames: whole(signal, windows, &cfg),
+            frames: whole(signal, keys, windows, &cfg),
         };
         ex.core.begin();
         let result = match mode {
@@ -438,14 +506,22 @@ fn depth_first<G: Has<S>, S: Compute<G>>(
     Ok(())
 }
 
-fn whole<'a, T>(signal: &'a [T], windows: u64, c: &Config) -> Frames<'a, T> {
-    Frames {
-        samples: signal,
-        first: 0,
-        windows,
-        window: c.window,
-        hop: c.hop,
+fn whole<'a, T>(
+    signal: &'a [T],
+    keys: Option<&'a [i64]>,
+    windows: u64,
+    c: &Config,
+) -> Frames<'a, T> {
+    let mut f = Frames::count(signal, 0, windows, c.window, c.hop);
+    if let (Some(kw), Some(keys)) = (c.key_windows, keys) {
+        f.keys = Some(KeyCut {
+            keys,
+            windows: kw,
+            origin: keys.first().map_or(0, |&k| kw.origin(k)),
+            first_window: 0,
+        });
     }
+    f
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::exec::parallel;
 use crate::exec::pipeline::Pipeline;
 use crate::exec::sink::{Sink, SinkFlow};
+use crate::graph::frames::KeyCut;
 use crate::graph::{span, Core, Exec, Frames, Graph, OutputOf};
 use std::ops::ControlFlow;
 
@@ -41,6 +42,9 @@ impl<G: Graph> Pipeline<G> {
     /// # Errors
     /// [`Error::Backpressure`], [`Error::PushAfterClose`].
     pub fn push_samples(&mut self, chunk: &[G::Sample]) -> Result<(), Error> {
+        if self.core.config.key_windows.is_some() {
+            return Err(Error::KeysRequired);
+        }
         if self.input.closed {
             return Err(Error::PushAfterClose {
                 total: self.input.total,
@@ -65,6 +69,72 @@ impl<G: Graph> Pipeline<G> {
         Ok(())
     }
 
+    /// Push mode with key windows ([`Config::key_windows`](crate::Config::key_windows), see
+    /// [`crate::framing`]): appends `samples` with their `keys` (one per sample,
+    /// non-decreasing across pushes). The first key sets the origin. A window is complete,
+    /// and can be pulled, once a key at or past its end has been pushed; the windows still
+    /// open complete at [`close`](Self::close) (pull them after it).
+    ///
+    /// Backpressure as for [`push_samples`](Self::push_samples): the chunk is refused whole
+    /// when the samples from the start of the next window to pull on would exceed
+    /// `input_buffer_blocks x window`. [`stream_keyed`](Self::stream_keyed) sizes its pushes
+    /// to fit and pulls as it goes.
+    ///
+    /// # Errors
+    /// [`Error::KeysUnexpected`] when the pipeline frames by count; [`Error::KeysLength`];
+    /// [`Error::KeysBackwards`] (nothing is enqueued); [`Error::PushAfterClose`];
+    /// [`Error::Backpressure`]; [`Error::FrameTooLarge`] when the buffer is full with samples
+    /// of a window that is still open, so that no pull can make room.
+    pub fn push_keyed(&mut self, keys: &[i64], samples: &[G::Sample]) -> Result<(), Error> {
+        let Some(kw) = self.core.config.key_windows else {
+            return Err(Error::KeysUnexpected);
+        };
+        if keys.len() != samples.len() {
+            return Err(Error::KeysLength {
+                keys: keys.len(),
+                samples: samples.len(),
+            });
+        }
+        if self.input.closed {
+            return Err(Error::PushAfterClose {
+                total: self.input.total,
+            });
+        }
+        if self.bound {
+            self.reset();
+        }
+        crate::framing::check_keys(keys, self.input.last_key, self.input.total)?;
+        let c = &self.core.config;
+        let capacity = (c.input_buffer_blocks * c.window) as u64;
+        let consumed = self.input.start_of(c, self.input.next_out);
+        let held = self.input.total - consumed;
+        let would_hold = held + samples.len() as u64;
+        if would_hold > capacity && !samples.is_empty() {
+            if held >= capacity && self.input.next_out >= self.input.windows(c) {
+                return Err(Error::FrameTooLarge {
+                    window: self.input.next_out,
+                    held,
+                    capacity,
+                });
+            }
+            return Err(Error::Backpressure {
+                offered: samples.len(),
+                would_hold,
+                capacity,
+            });
+        }
+        if let (None, Some(&k)) = (self.input.last_key, keys.first()) {
+            self.input.origin = kw.origin(k);
+        }
+        if let Some(&k) = keys.last() {
+            self.input.last_key = Some(k);
+        }
+        self.input.keys.extend_from_slice(keys);
+        self.input.samples.extend_from_slice(samples);
+        self.input.total += samples.len() as u64;
+        Ok(())
+    }
+
     /// Samples the push-mode input buffer holds now: the unprocessed ones plus the history
     /// that recomputation and replays from checkpoints may still read (see
     /// [`pull_until`](Self::pull_until)).
@@ -76,7 +146,7 @@ impl<G: Graph> Pipeline<G> {
     /// Complete windows pushed so far.
     #[must_use]
     pub fn windows_available(&self) -> u64 {
-        self.core.config.windows_in(self.input.total)
+        self.input.windows(&self.core.config)
     }
 
     /// Push mode: evaluates the output stage (or stages: [`Graph::Output`]) for every window
@@ -134,7 +204,7 @@ impl<G: Graph> Pipeline<G> {
     }
 
     /// [`pull_with`](Self::pull_with), saying whether the sink stopped.
-    fn pull_flow(
+    pub(super) fn pull_flow(
         &mut self,
         t: u64,
         sink: impl Sink<OutputOf<G>>,
@@ -152,13 +222,9 @@ impl<G: Graph> Pipeline<G> {
         // The stream's length is unknown: k is the configured one, or the default raised to
         // the dependency span.
         let c = &self.core.config;
+        let (w, h) = c.overlap();
         let planner = Self::planner_mut(&mut self.planner);
-        self.core.k = planner.k_for(
-            c,
-            None,
-            span::<G>(c.window, c.hop),
-            G::state_bytes(&self.core.params),
-        );
+        self.core.k = planner.k_for(c, None, span::<G>(w, h), G::state_bytes(&self.core.params));
         let lru = planner.lru_for(&self.core.config, Mode::Sqrt, 0);
         let par = parallel::push_parallelism(&self.core.config, lru, self.core.workers.forced);
         self.core.set_lru_budget(if par.workers > 1 {
@@ -174,13 +240,19 @@ impl<G: Graph> Pipeline<G> {
         let first = self.input.first;
         let mut flow = Ok(ControlFlow::Continue(()));
         {
-            let frames = Frames {
-                samples: &self.input.samples,
+            let mut frames = Frames::count(
+                &self.input.samples,
                 first,
-                windows: available,
-                window: self.core.config.window,
-                hop: self.core.config.hop,
-            };
+                available,
+                self.core.config.window,
+                self.core.config.hop,
+            );
+            frames.keys = self.core.config.key_windows.map(|windows| KeyCut {
+                keys: &self.input.keys,
+                windows,
+                origin: self.input.origin,
+                first_window: self.input.first_window,
+            });
             let mut ex = Exec {
                 core: &mut self.core,
                 frames,
@@ -267,15 +339,19 @@ impl<G: Graph> Pipeline<G> {
         );
         ring.protect(&resume);
 
-        let keep_from = first_frame * self.core.config.hop as u64;
+        let keep_from = self.input.start_of(&self.core.config, first_frame);
         let drop = keep_from.saturating_sub(self.input.first);
         // Compact when the dead prefix is at least half the buffer (amortised O(1) per sample).
         if drop > 0 && drop as usize >= self.input.samples.len() / 2 {
-            self.input.samples.drain(
-                ..usize::try_from(drop)
-                    .unwrap_or(usize::MAX)
-                    .min(self.input.samples.len()),
-            );
+            let n = usize::try_from(drop)
+                .unwrap_or(usize::MAX)
+                .min(self.input.samples.len());
+            self.input.samples.drain(..n);
+            if self.core.config.key_windows.is_some() {
+                // Every sample dropped has a key below the start of `first_frame`.
+                self.input.keys.drain(..n);
+                self.input.first_window = self.input.first_window.max(first_frame);
+            }
             self.input.first += drop;
         }
     }
@@ -288,6 +364,9 @@ impl<G: Graph> Pipeline<G> {
         let c = &self.core.config;
         let covered = if windows == 0 {
             0
+        } else if c.key_windows.is_some() {
+            // The last window starts at or before the last key and ends after it.
+            self.input.total
         } else {
             (windows - 1) * c.hop as u64 + c.window as u64
         };
@@ -300,7 +379,7 @@ impl<G: Graph> Pipeline<G> {
     }
 
     /// The [`StreamEnd`] of a stream whose sink stopped it after window `next_out - 1`.
-    fn stopped(&mut self) -> StreamEnd {
+    pub(super) fn stopped(&mut self) -> StreamEnd {
         StreamEnd {
             stopped_at: self.input.next_out.checked_sub(1),
             ..self.close()

@@ -18,7 +18,7 @@ mod edges;
 
 mod analysis;
 pub(crate) mod context;
-mod frames;
+pub(crate) mod frames;
 mod slot;
 mod traits;
 pub(crate) mod workers;

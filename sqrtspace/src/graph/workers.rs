@@ -118,6 +118,11 @@ pub(crate) struct Job<G: Graph> {
     /// A copy of the samples the chunk reads, starting at absolute sample `first`.
     pub(crate) samples: Arc<[G::Sample]>,
     pub(crate) first: u64,
+    /// With key windows: the keys of `samples`, the origin, and the oldest window whose
+    /// samples are all in `samples` (empty, 0, 0 for the count framing).
+    pub(crate) keys: Arc<[i64]>,
+    pub(crate) key_origin: i128,
+    pub(crate) first_window: u64,
     /// Complete windows in the stream (as the calling thread's frames say).
     pub(crate) windows: u64,
     pub(crate) params: Arc<G::Params>,
