@@ -12,6 +12,7 @@ use crate::error::LogsError;
 use crate::input::{Format, InputSpec, Synthetic};
 use crate::job::{Engine, LogsJob, LogsRun};
 use crate::pipeline::{AlertRule, LogsParams, Row, ValueFilter};
+use crate::time::TimeWindows;
 use sqrtspace::plan::human;
 use sqrtspace::Mode;
 use std::io::Write;
@@ -103,6 +104,14 @@ pub struct DemoArgs {
     /// Rows per hop (1 <= hop <= win).
     #[arg(long, default_value_t = 250)]
     pub hop: usize,
+    /// Windows by time over the `--ts` column instead of by rows: a window starts every DUR
+    /// (`30s`, `5m`, `1h`, `2d`), from the first timestamp truncated to DUR (Polars'
+    /// `group_by_dynamic` defaults). Exclusive with --win/--hop.
+    #[arg(long, value_name = "DUR", conflicts_with_all = ["win", "hop"])]
+    pub every: Option<String>,
+    /// Length of each time window (default: --every; at least --every).
+    #[arg(long, value_name = "DUR", requires = "every")]
+    pub period: Option<String>,
     /// Write every output row as CSV to this file (`-` for standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -226,6 +235,7 @@ fn job(input: &InputArgs, r: &RollupArgs, win: usize, hop: usize) -> Result<Logs
         mode: r.mode,
         engine: r.engine,
         ram_budget: r.ram_budget.map(|m| m << 20),
+        time: None,
     })
 }
 
@@ -274,7 +284,18 @@ fn write_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> LogsError
 /// Input errors, bad arguments, write errors, or [`LogsError::Mismatch`] when `--verify`
 /// finds differing rows.
 pub fn run_demo(args: &DemoArgs) -> Result<(), LogsError> {
-    let job = job(&args.input, &args.rollup, args.win, args.hop)?;
+    let mut job = job(&args.input, &args.rollup, args.win, args.hop)?;
+    if let Some(every) = &args.every {
+        if job.input.format == crate::input::Format::Csv
+            && job.input.ts.is_none()
+            && job.input.synthetic.is_none()
+        {
+            return Err(LogsError::Argument(
+                "--every needs a timestamp column: name it with --ts".into(),
+            ));
+        }
+        job.time = Some(TimeWindows::parse(every, args.period.as_deref())?);
+    }
     let source = match (&job.input.synthetic, &job.input.path) {
         (Some(s), _) => format!("{} synthetic lognormal latencies (seed {})", s.n, s.seed),
         (None, Some(p)) => format!("{}", p.display()),
@@ -292,9 +313,16 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), LogsError> {
             .as_deref()
             .map_or(String::new(), |k| format!("   key `{k}`"))
     );
+    let windows = match job.time {
+        Some(tw) => format!(
+            "Windows of {} s every {} s by timestamp (rows of windows without rows are not written)",
+            tw.period, tw.every
+        ),
+        None => format!("Windows of {} rows every {} rows", args.win, args.hop),
+    };
     println!(
-        "Windows of {} rows every {} rows; p50/p95/p99 by NumPy's nearest rank; alert when p99 > {} for {} windows, cleared below {}",
-        args.win, args.hop, job.params.alert.raise, job.params.alert.consecutive, job.params.alert.clear
+        "{windows}; p50/p95/p99 by NumPy's nearest rank; alert when p99 > {} for {} windows, cleared below {}",
+        job.params.alert.raise, job.params.alert.consecutive, job.params.alert.clear
     );
     let mut out: Option<Box<dyn Write>> = match &args.out {
         None => None,

@@ -14,6 +14,7 @@ use crate::pipeline::{
     aggregates, alert, fresh_rows, quantiles, row, AggState, AlertState, LogsParams, LogsPipeline,
     NaivePipeline, QuantileState, Record, Row, RowCounts,
 };
+use crate::time::{emit, in_time_order, time_row, TimeCounts, TimePipeline, TimeWindows};
 use sqrtspace::metrics::Measured;
 use sqrtspace::plan::human;
 use sqrtspace::{Config, Machine, Meter, Mode, Pipeline};
@@ -57,6 +58,9 @@ pub struct LogsJob {
     pub engine: Engine,
     /// RAM the planner may assume (bytes); `None`: available memory.
     pub ram_budget: Option<u64>,
+    /// Windows by time instead of by row count (`--every/--period`, see [`crate::time`]);
+    /// `params.window`/`hop` are then unused and `engine` is ignored.
+    pub time: Option<TimeWindows>,
 }
 
 /// What a run did: modes, counts, timings.
@@ -90,6 +94,10 @@ pub struct LogsRun {
     pub exact_digest: u64,
     /// Time, CPU, peak RSS.
     pub measured: Measured,
+    /// The time windows, when the run was by time.
+    pub time: Option<TimeWindows>,
+    /// Rows skipped for time order and windows without rows (time windows only).
+    pub time_counts: TimeCounts,
 }
 
 /// Engine configuration for window `w` and hop `h` rows in `mode`: small LRU and checkpoint
@@ -266,6 +274,7 @@ impl LogsJob {
             mode,
             engine: Engine::Incremental,
             ram_budget: None,
+            time: None,
         }
     }
 
@@ -325,6 +334,9 @@ impl LogsJob {
         &self,
         sink: &mut dyn FnMut(u64, &Row) -> std::io::Result<()>,
     ) -> Result<LogsRun, LogsError> {
+        if let Some(tw) = self.time {
+            return self.run_time(tw, sink);
+        }
         let p = &self.params;
         if p.window == 0 || p.hop == 0 || p.hop > p.window {
             return Err(LogsError::Argument(format!(
@@ -386,26 +398,153 @@ impl LogsJob {
             digest: tally.hash,
             exact_digest: tally.exact,
             measured,
+            time: None,
+            time_counts: TimeCounts::default(),
         })
     }
+
+    /// [`run`](Self::run) by time windows ([`crate::time`]): classic reads the input whole
+    /// and evaluates it with `over_keyed`; sqrt streams it with `stream_keyed`.
+    fn run_time(
+        &self,
+        tw: TimeWindows,
+        sink: &mut dyn FnMut(u64, &Row) -> std::io::Result<()>,
+    ) -> Result<LogsRun, LogsError> {
+        let (mode, reason) = self.choose();
+        let mut config = Config::default()
+            .with_window(1)
+            .with_key_windows(tw.every, tw.period)
+            .with_mode(mode)
+            .with_lru_bytes(2 << 20)
+            .with_checkpoint_bytes(8 << 20);
+        config.input_buffer_blocks = TIME_BUFFER_ROWS;
+        let meter = Meter::start();
+        let mut reader = Reader::open(&self.input)?;
+        let mut tally = Tally::new();
+        let mut counts = TimeCounts::default();
+        let mut latest = None;
+        let mut each = |t: u64, r: Row| {
+            tally.add(t, &r);
+            sink(t, &r)
+        };
+        let mut pl = TimePipeline::new(config.clone(), self.params.clone())?;
+        let result = if mode == Mode::Classic {
+            let mut signal = read_all(&mut reader)?;
+            let keys = in_time_order(&mut signal, &mut latest, &mut counts);
+            let origin = keys.first().map_or(0, |&k| first_origin(tw, k));
+            let windows = keys.last().map_or(0, |&last| {
+                let kw = config.key_windows.unwrap_or(sqrtspace::KeyWindows {
+                    every: tw.every,
+                    period: tw.period,
+                });
+                kw.all_windows(kw.origin(keys[0]), last)
+            });
+            if windows > 0 {
+                let mut s = pl.over_keyed(&signal, &keys)?;
+                s.evaluate_with::<time_row>(0..windows, |t, o| {
+                    emit(tw, origin, t, o, &mut counts, &mut each)
+                })
+            } else {
+                Ok(())
+            }
+        } else {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let mut failed = None;
+            let mut skipped = TimeCounts::default();
+            let start = std::cell::Cell::new(None);
+            let chunks = std::iter::from_fn(|| match reader.next_chunk(&mut chunk, CHUNK) {
+                Ok(false) if chunk.is_empty() => None,
+                Ok(_) => {
+                    let mut rows = std::mem::take(&mut chunk);
+                    let keys = in_time_order(&mut rows, &mut latest, &mut skipped);
+                    if let (None, Some(&k)) = (start.get(), keys.first()) {
+                        start.set(Some(first_origin(tw, k)));
+                    }
+                    Some(Ok((keys, rows)))
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            });
+            let r = pl.stream_keyed(chunks, |t, o| {
+                emit(tw, start.get().unwrap_or(0), t, o, &mut counts, &mut each)
+            });
+            counts.backwards_skipped = skipped.backwards_skipped;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            r.map(|_| ())
+        };
+        result.map_err(|e| match e {
+            sqrtspace::Error::FrameTooLarge { window, held, .. } => LogsError::Argument(format!(
+                "time window {window} holds more than {held} rows, the time-window buffer: shorten --period"
+            )),
+            e => LogsError::Engine(e),
+        })?;
+        let measured = meter.stop();
+        Ok(LogsRun {
+            requested: self.mode,
+            mode,
+            reason,
+            engine: Engine::Naive,
+            config,
+            input: reader.counts(),
+            rows: tally.rows,
+            windows: tally.windows,
+            tail_rows: 0,
+            alerts_raised: tally.raised,
+            alert_windows: tally.active,
+            digest: tally.hash,
+            exact_digest: tally.exact,
+            measured,
+            time: Some(tw),
+            time_counts: counts,
+        })
+    }
+}
+
+/// The most rows one time window may hold in the streamed input buffer (24 bytes each).
+const TIME_BUFFER_ROWS: usize = 1 << 22;
+
+/// The start of window 0 for a first timestamp `k`.
+fn first_origin(tw: TimeWindows, k: i64) -> i64 {
+    k - k.rem_euclid(tw.every)
 }
 
 impl fmt::Display for LogsRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
-        writeln!(
-            f,
-            "Mode: {} ({})   Pipeline: {}   Window: {} rows   Hop: {} rows",
-            self.mode,
-            if self.requested == Mode::Auto {
-                format!("auto: {}", self.reason)
-            } else {
-                "requested".into()
-            },
-            self.engine,
-            c.window,
-            c.hop
-        )?;
+        if let Some(tw) = self.time {
+            writeln!(
+                f,
+                "Mode: {} ({})   Pipeline: per time window   Every: {} s   Period: {} s   Rows skipped for time order: {}   Windows without rows (not written): {}",
+                self.mode,
+                if self.requested == Mode::Auto {
+                    format!("auto: {}", self.reason)
+                } else {
+                    "requested".into()
+                },
+                tw.every,
+                tw.period,
+                self.time_counts.backwards_skipped,
+                self.time_counts.empty_windows
+            )?;
+        } else {
+            writeln!(
+                f,
+                "Mode: {} ({})   Pipeline: {}   Window: {} rows   Hop: {} rows",
+                self.mode,
+                if self.requested == Mode::Auto {
+                    format!("auto: {}", self.reason)
+                } else {
+                    "requested".into()
+                },
+                self.engine,
+                c.window,
+                c.hop
+            )?;
+        }
         let i = &self.input;
         writeln!(
             f,

@@ -14,6 +14,7 @@
 //! - [`stats`]: drift-free rolling count/mean/std/min/max;
 //! - [`input`]: the readers and what they do with bad input;
 //! - [`job`]: running a job in a mode, with its report;
+//! - [`time`]: windows by time (`--every/--period`) on the engine's key windows;
 //! - `cli` (feature `cli`): the `demo logs` and `bench logs` subcommands.
 //!
 //! ```
@@ -38,6 +39,7 @@ pub mod job;
 pub mod pipeline;
 pub mod quantile;
 pub mod stats;
+pub mod time;
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -48,6 +50,7 @@ pub use job::{Engine, LogsJob, LogsRun};
 pub use pipeline::{
     AlertRule, LogsParams, LogsPipeline, NaivePipeline, Record, Row, RowCounts, ValueFilter,
 };
+pub use time::{TimeCounts, TimePipeline, TimeWindows};
 
 /// The shipped extract of real flight delays (see `assets/README.md`), relative to this
 /// crate's manifest directory.
