@@ -42,7 +42,7 @@
 //! sample rate (samples per key unit) plus the history a replay may read, as for the count
 //! framing. The budget is the same `input_buffer_blocks x window` samples, `window` being
 //! then only the unit of that budget; a window that cannot complete within it is
-//! [`Error::FrameTooLarge`](crate::Error::FrameTooLarge), naming the window and the knobs.
+//! [`Error::FrameTooLarge`], naming the window and the knobs.
 
 use crate::error::Error;
 

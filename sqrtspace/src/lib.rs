@@ -82,6 +82,8 @@
 //! - [`plan`] and [`cost`]: the planner; [`cache`]: the LRU and checkpoint rings;
 //!   [`metrics`]: counters and process measurements; [`units`]: byte formatting;
 //!   [`config`], [`error`], [`stage`](mod@stage), [`source`], [`bytes`].
+//! - [`framing`]: frames of varying length, by a non-decreasing key per sample (time
+//!   windows, [`KeyWindows`]), beside the count framing of `window`/`hop`.
 //!
 //! Dependencies run one way, `exec` -> `plan` -> `graph` -> (`cache`, `metrics`, `config`,
 //! `stage`), with no cycle between top-level modules (checked by listing each module's
@@ -127,6 +129,17 @@
 //! (std threads and bounded channels, no dependency), so stages' thread-local caches stay
 //! warm; the batch size keeps the hand-over cost under 2% of a batch's work. Budgets hold for
 //! all threads together. Design and limits: [`exec::parallel`].
+//!
+//! ## Frames of varying length
+//!
+//! Frame `t` is samples `[start(t), end(t))`, `start` and `end` non-decreasing in `t`. By
+//! default `[t*H, t*H + W)` ([`Config::window`], [`Config::hop`]); with
+//! [`Config::with_key_windows`]`(every, period)` each sample carries a key (a timestamp) and
+//! window `t` holds the keys in `[origin + t*every, origin + t*every + period)`, Polars'
+//! `group_by_dynamic` with its defaults. Input then goes in with its keys
+//! ([`Pipeline::over_keyed`], [`Pipeline::push_keyed`], [`Pipeline::stream_keyed`]); every
+//! mode, the worker pool, lookback, state and checkpoints work unchanged, per window index.
+//! Definition, streaming and the memory bound: [`framing`].
 #![warn(missing_docs)]
 
 pub mod bytes;
