@@ -462,3 +462,21 @@ fn push_memory_stays_within_the_live_windows() {
     assert_eq!(windows, 20_000 / 50);
     assert!(most <= 4096 + 8 * 500, "buffered {most} samples");
 }
+
+#[test]
+fn the_plan_names_the_key_windows() {
+    let keys: Vec<i64> = (0..100).collect();
+    let signal = vec![1.0f32; 100];
+    let mut p = Keyed::new(small(), ()).unwrap();
+    let plan = p
+        .over_keyed(&signal, &keys)
+        .unwrap()
+        .plan::<mix>(0..10)
+        .unwrap();
+    let text = plan.to_string();
+    assert!(
+        text.contains("frames:      by key, [origin + t*10, origin + t*10 + 30)"),
+        "{text}"
+    );
+    assert!(!text.contains("window/hop"), "{text}");
+}

@@ -308,6 +308,7 @@ impl Planner {
             mode,
             window: config.window,
             hop: config.hop,
+            key_windows: config.key_windows,
             range: range.clone(),
             windows,
             k,
@@ -353,6 +354,9 @@ pub struct Plan {
     pub window: usize,
     /// Hop in samples.
     pub hop: usize,
+    /// Key windows ([`crate::framing`]) when the pipeline frames by key (`window` and `hop`
+    /// are then unused by the framing).
+    pub key_windows: Option<crate::framing::KeyWindows>,
     /// Requested window range.
     pub range: Range<u64>,
     /// Windows requested.
@@ -428,7 +432,15 @@ impl fmt::Display for Plan {
             self.mode, self.requested
         )?;
         writeln!(f, "  why:         {}", self.reason)?;
-        writeln!(f, "  window/hop:  {} / {} samples", self.window, self.hop)?;
+        match self.key_windows {
+            None => writeln!(f, "  window/hop:  {} / {} samples", self.window, self.hop)?,
+            Some(k) => writeln!(
+                f,
+                "  frames:      by key, [origin + t*{e}, origin + t*{e} + {p}) (every {e}, period {p} key units)",
+                e = k.every,
+                p = k.period
+            )?,
+        }
         writeln!(f, "  k:           {} ({})", self.k, self.k_reason)?;
         writeln!(
             f,
