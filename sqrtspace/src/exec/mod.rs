@@ -1,6 +1,7 @@
 //! The executors: how a [`Graph`] is evaluated.
 //!
-//! - `input`: the push-mode input buffer;
+//! - `input`: the push-mode input buffer (with the samples' keys for key windows);
+//! - `keyed`: [`Pipeline::stream_keyed`], streaming with key windows ([`crate::framing`]);
 //! - `pipeline`: the [`Pipeline`] type (construction, configuration, inspection);
 //! - `sqrt`: depth-first evaluation per window with the LRU, checkpoints and recomputation
 //!   (sqrt mode and push mode);

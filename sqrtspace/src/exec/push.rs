@@ -22,7 +22,8 @@ pub struct StreamEnd {
     pub windows: u64,
     /// Samples after the start of the last complete window's successor that no complete
     /// window covers (`samples - (windows-1)*H - W` beyond the last frame's end); reported,
-    /// never silently dropped.
+    /// never silently dropped. Always 0 with key windows: the last window starts at or before
+    /// the last key and ends after it.
     pub tail_samples: u64,
     /// The window after whose output the sink returned `ControlFlow::Break` (see
     /// [`SinkFlow`]): [`Pipeline::stream`] and [`Pipeline::stream_reader`] stopped there,
@@ -356,7 +357,9 @@ impl<G: Graph> Pipeline<G> {
         }
     }
 
-    /// Push mode: ends the stream. Later pushes fail with [`Error::PushAfterClose`].
+    /// Push mode: ends the stream. Later pushes fail with [`Error::PushAfterClose`]. With key
+    /// windows ([`crate::framing`]) the windows still open (those starting at or before the
+    /// last key) complete here: pull them after closing.
     #[must_use = "the StreamEnd says how many trailing samples no complete window covers"]
     pub fn close(&mut self) -> StreamEnd {
         self.input.closed = true;
