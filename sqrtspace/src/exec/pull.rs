@@ -39,7 +39,7 @@ pub struct Session<'p, 's, G: Graph> {
     pipeline: &'p mut Pipeline<G>,
     signal: &'s [G::Sample],
     /// One key per sample, for key windows ([`Pipeline::over_keyed`]).
-    keys: Option<&'s [i64]>,
+    pub(super) keys: Option<&'s [i64]>,
 }
 
 impl<G: Graph> Pipeline<G> {
@@ -54,35 +54,6 @@ impl<G: Graph> Pipeline<G> {
             signal,
             keys: None,
         }
-    }
-
-    /// [`over`](Self::over) for a pipeline that frames by key ([`Config::key_windows`]):
-    /// `keys[i]` is the key (timestamp) of `signal[i]`, non-decreasing, and window `t` is the
-    /// samples whose keys fall in `[origin + t*every, origin + t*every + period)` (see
-    /// [`crate::framing`]). The signal has `floor((last - origin) / every) + 1` windows (none
-    /// when it is empty), empty ones included.
-    ///
-    /// # Errors
-    /// [`Error::KeysUnexpected`] when the pipeline frames by count, [`Error::KeysLength`],
-    /// [`Error::KeysBackwards`] (checked before anything runs).
-    pub fn over_keyed<'p, 's>(
-        &'p mut self,
-        signal: &'s [G::Sample],
-        keys: &'s [i64],
-    ) -> Result<Session<'p, 's, G>, Error> {
-        if self.core.config.key_windows.is_none() {
-            return Err(Error::KeysUnexpected);
-        }
-        if keys.len() != signal.len() {
-            return Err(Error::KeysLength {
-                keys: keys.len(),
-                samples: signal.len(),
-            });
-        }
-        crate::framing::check_keys(keys, None, 0)?;
-        let mut s = self.over(signal);
-        s.keys = Some(keys);
-        Ok(s)
     }
 
     /// Evaluates stage `S` over windows `range` of `signal` in the configured mode and returns
