@@ -13,7 +13,7 @@ use crate::graph::{Graph, OutputOf};
 use std::ops::ControlFlow;
 
 impl<G: Graph> Pipeline<G> {
-    /// [`over`](Self::over) for a pipeline that frames by key ([`Config::key_windows`]):
+    /// [`over`](Self::over) for a pipeline that frames by key ([`Config::key_windows`](crate::Config::key_windows)):
     /// `keys[i]` is the key (timestamp) of `signal[i]`, non-decreasing, and window `t` is the
     /// samples whose keys fall in `[origin + t*every, origin + t*every + period)` (see
     /// [`crate::framing`]). The signal has `floor((last - origin) / every) + 1` windows (none
