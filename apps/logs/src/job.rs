@@ -8,6 +8,7 @@
 //! - `auto`: classic when the materialised input (24 bytes a row) fits in 0.6 × the
 //!   last-level cache and in the RAM budget, else sqrt; the report says which and why.
 
+use crate::batch::{self, BatchPipeline, RowBatch, BATCH_MAX_HOP};
 use crate::error::LogsError;
 use crate::input::{InputCounts, InputSpec, Reader};
 use crate::pipeline::{
@@ -70,8 +71,12 @@ pub struct LogsRun {
     pub reason: String,
     /// Which pipeline.
     pub engine: Engine,
-    /// The engine configuration used.
+    /// The engine configuration used (for small hops, of frames of [`batch`](Self::batch)
+    /// windows: see [`crate::batch`]).
     pub config: Config,
+    /// Windows per engine frame: 1, or more for hops below [`BATCH_MAX_HOP`] with the
+    /// incremental pipeline ([`BatchPipeline`]).
+    pub batch: usize,
     /// What the reader read and skipped.
     pub input: InputCounts,
     /// Counts over the rows the windows cover (sum of every window's new rows).
@@ -134,24 +139,44 @@ impl Tally {
         self.windows += 1;
         self.raised += u64::from(r.alert.active && r.alert.changed);
         self.active += u64::from(r.alert.active);
-        // FNV-1a over 64-bit words (order-sensitive; equal digests over equal window counts
-        // mean bit-identical rows up to a 2^-64 collision).
-        let mut h = self.hash;
-        let mut e = self.exact;
-        let bits = r.to_bits();
-        for (i, w) in std::iter::once(t).chain(bits).enumerate() {
-            h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
-            h ^= h >> 29;
-            // The exact digest leaves out mean and std (words 4 and 5 here), whose rounding
-            // depends on the summation order of the pipeline.
-            if i != 4 && i != 5 {
-                e = (e ^ w).wrapping_mul(0x0000_0100_0000_01b3);
-                e ^= e >> 29;
+        // Four interleaved multiply-xor-rotate lanes over the row's words (position-dependent,
+        // so order-sensitive within the row), finished by splitmix64's mix and chained across
+        // rows (equal digests over equal window counts mean bit-identical rows up to a ~2^-64
+        // collision). The exact digest leaves out mean and std (`to_bits` words 3 and 4),
+        // whose rounding depends on the pipeline's summation order; the full one mixes them in.
+        let b = r.to_bits();
+        let words = [
+            t, b[0], b[1], b[2], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+            b[15],
+        ];
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let (mut l0, mut l1, mut l2, mut l3) = (1u64, 2u64, 3u64, 4u64);
+        for w in words.chunks(4) {
+            l0 = (l0 ^ w[0]).wrapping_mul(K).rotate_left(29);
+            if let Some(&x) = w.get(1) {
+                l1 = (l1 ^ x).wrapping_mul(K).rotate_left(29);
+            }
+            if let Some(&x) = w.get(2) {
+                l2 = (l2 ^ x).wrapping_mul(K).rotate_left(29);
+            }
+            if let Some(&x) = w.get(3) {
+                l3 = (l3 ^ x).wrapping_mul(K).rotate_left(29);
             }
         }
-        self.exact = e;
-        self.hash = h;
+        let exact = mix(l0 ^ mix(l1 ^ mix(l2 ^ mix(l3))));
+        let full = mix(exact ^ mix(b[3] ^ mix(b[4])));
+        self.hash = mix(self.hash ^ full);
+        self.exact = mix(self.exact ^ exact);
     }
+}
+
+/// splitmix64's finalizer (Steele, Lea and Flood, "Fast splittable pseudorandom number
+/// generators", 2014): a bijective 64-bit mix.
+#[inline]
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Streams `reader` through `p`, handing rows to `sink`.
@@ -163,21 +188,138 @@ fn stream<G>(
 where
     G: sqrtspace::exec::Graph<Sample = Record, Output = Row>,
 {
+    let mut tail = 0;
+    stream_into(p, reader, sink, &mut |_| Vec::new(), &mut tail)?;
+    Ok(tail)
+}
+
+/// Streams `reader` through `p`, handing outputs to `sink`; at the end of the input, pushes
+/// `pad(rows read)` more rows before closing. Sets `tail` to the rows after the last engine
+/// window, padding included; returns the rows read.
+fn stream_into<G, O>(
+    p: &mut Pipeline<G>,
+    reader: &mut Reader,
+    sink: &mut dyn FnMut(u64, O) -> std::io::Result<()>,
+    pad: &mut dyn FnMut(u64) -> Vec<Record>,
+    tail: &mut u64,
+) -> Result<u64, LogsError>
+where
+    G: sqrtspace::exec::Graph<Sample = Record, Output = O>,
+{
+    let mut rows = 0u64;
     let c = p.config();
     let chunk = (c.input_buffer_blocks * c.window - (c.window - 1)).clamp(1, CHUNK);
     let mut buf = Vec::with_capacity(chunk);
-    while reader.next_chunk(&mut buf, chunk)? {
-        match p.push_samples(&buf) {
-            Err(sqrtspace::Error::Backpressure { .. }) => {
-                p.pull_with(u64::MAX, &mut *sink)?;
-                p.push_samples(&buf)?;
-            }
-            other => other?,
+    let mut padded = false;
+    loop {
+        if padded {
+            break;
         }
-        p.pull_with(u64::MAX, &mut *sink)?;
+        if !reader.next_chunk(&mut buf, chunk)? {
+            padded = true;
+            buf = pad(rows);
+            if buf.is_empty() {
+                break;
+            }
+        } else {
+            rows += buf.len() as u64;
+        }
+        for part in buf.chunks(chunk) {
+            match p.push_samples(part) {
+                Err(sqrtspace::Error::Backpressure { .. }) => {
+                    p.pull_with(u64::MAX, &mut *sink)?;
+                    p.push_samples(part)?;
+                }
+                other => other?,
+            }
+            p.pull_with(u64::MAX, &mut *sink)?;
+        }
     }
     p.pull_with(u64::MAX, &mut *sink)?;
-    Ok(p.close().tail_samples)
+    *tail = p.close().tail_samples;
+    Ok(rows)
+}
+
+/// Runs [`BatchPipeline`] over `reader` (sqrt: streamed; classic: read whole first), handing
+/// each inner window's row to `sink`; returns the rows after the last window.
+fn run_batched(
+    mode: Mode,
+    config: &Config,
+    p: &LogsParams,
+    reader: &mut Reader,
+    sink: &mut dyn FnMut(u64, Row) -> std::io::Result<()>,
+) -> Result<u64, LogsError> {
+    let (w, h) = (p.window, p.hop);
+    let b = batch::windows_per_frame(h) as u64;
+    // Windows at or past `limit` end in padding (known once the input has ended).
+    let limit = std::cell::Cell::new(u64::MAX);
+    // A failing sink stops the engine at the frame; the error names the inner window.
+    let mut failed: Option<(u64, std::io::Error)> = None;
+    let mut each = |j: u64, out: RowBatch| -> std::io::Result<()> {
+        for (i, r) in out.rows.into_iter().enumerate() {
+            let t = j * b + i as u64;
+            if t >= limit.get() {
+                break;
+            }
+            if let Err(e) = sink(t, r) {
+                failed = Some((t, e));
+                return Err(std::io::Error::other("the sink failed"));
+            }
+        }
+        Ok(())
+    };
+    let windows = |rows: u64| {
+        if rows < w as u64 {
+            0
+        } else {
+            (rows - w as u64) / h as u64 + 1
+        }
+    };
+    let run = (|| -> Result<u64, LogsError> {
+        Ok(if mode == Mode::Classic {
+            let mut signal = read_all(reader)?;
+            let rows = signal.len() as u64;
+            limit.set(windows(rows));
+            let pad = batch::padding(rows, w, h);
+            signal.extend(std::iter::repeat_n(batch::PAD, pad as usize));
+            let mut pl = BatchPipeline::new(config.clone(), p.clone())?;
+            let frames = pl.config().windows_in(signal.len() as u64);
+            if frames > 0 {
+                pl.evaluate_with::<crate::batch::batch>(&signal, 0..frames, &mut each)?;
+            }
+            rows
+        } else {
+            let mut pl = BatchPipeline::new(config.clone(), p.clone())?;
+            let mut tail = 0;
+            stream_into(
+                &mut pl,
+                reader,
+                &mut each,
+                &mut |rows| {
+                    limit.set(windows(rows));
+                    vec![batch::PAD; batch::padding(rows, w, h) as usize]
+                },
+                &mut tail,
+            )?
+        })
+    })();
+    let rows = match (run, failed) {
+        (_, Some((window, source))) => {
+            return Err(sqrtspace::Error::Sink {
+                window,
+                source: Box::new(source),
+            }
+            .into())
+        }
+        (run, None) => run?,
+    };
+    let t = windows(rows);
+    let covered = if t == 0 {
+        0
+    } else {
+        (t - 1) * h as u64 + w as u64
+    };
+    Ok(rows - covered)
 }
 
 /// The incremental pipeline's stage functions called by hand, window by window, over a
@@ -333,7 +475,13 @@ impl LogsJob {
             )));
         }
         let (mode, reason) = self.choose();
-        let config = config_for(p.window, p.hop, mode);
+        let batched = self.engine == Engine::Incremental && p.hop < BATCH_MAX_HOP;
+        let (config, batch) = if batched {
+            let (fw, fh) = batch::frame_shape(p.window, p.hop);
+            (config_for(fw, fh, mode), batch::windows_per_frame(p.hop))
+        } else {
+            (config_for(p.window, p.hop, mode), 1)
+        };
         let meter = Meter::start();
         let mut reader = Reader::open(&self.input)?;
         let mut tally = Tally::new();
@@ -343,6 +491,7 @@ impl LogsJob {
         };
         let tail = match mode {
             _ if self.engine == Engine::Fused => fused(&mut reader, p, &mut each)?,
+            _ if batched => run_batched(mode, &config, p, &mut reader, &mut each)?,
             Mode::Classic => {
                 let signal = read_all(&mut reader)?;
                 match self.engine {
@@ -377,6 +526,7 @@ impl LogsJob {
             reason,
             engine: self.engine,
             config,
+            batch,
             input: reader.counts(),
             rows: tally.rows,
             windows: tally.windows,
@@ -393,9 +543,13 @@ impl LogsJob {
 impl fmt::Display for LogsRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
+        // Inner windows: the engine's frames hold `batch` of them (see crate::batch).
+        let b = self.batch.max(1);
+        let hop = c.hop / b;
+        let window = c.window - (b - 1) * hop;
         writeln!(
             f,
-            "Mode: {} ({})   Pipeline: {}   Window: {} rows   Hop: {} rows",
+            "Mode: {} ({})   Pipeline: {}{}   Window: {} rows   Hop: {} rows",
             self.mode,
             if self.requested == Mode::Auto {
                 format!("auto: {}", self.reason)
@@ -403,8 +557,13 @@ impl fmt::Display for LogsRun {
                 "requested".into()
             },
             self.engine,
-            c.window,
-            c.hop
+            if b > 1 {
+                format!(" (engine frames of {b} windows)")
+            } else {
+                String::new()
+            },
+            window,
+            hop
         )?;
         let i = &self.input;
         writeln!(

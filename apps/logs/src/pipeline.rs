@@ -183,19 +183,26 @@ fn filter_into(rows: &[Record], f: &ValueFilter, values: &mut Vec<f64>, counts: 
 /// The rows of `frame` new to its window (see [`Fresh`]): `first` for window 0.
 #[must_use]
 pub fn fresh_rows(frame: &[Record], first: bool, p: &LogsParams) -> Fresh {
+    let mut out = Fresh::default();
+    fresh_rows_into(frame, first, p, &mut out);
+    out
+}
+
+/// [`fresh_rows`] into `out`, reusing its buffers (the same result).
+pub fn fresh_rows_into(frame: &[Record], first: bool, p: &LogsParams, out: &mut Fresh) {
     let (w, h) = (frame.len(), p.hop.min(frame.len()).max(1));
-    let mut out = Fresh {
-        first,
-        pieces: Vec::new(),
-        counts: RowCounts::default(),
-    };
+    out.first = first;
+    out.counts = RowCounts::default();
+    let mut used = 0;
     let mut split = |rows: &[Record]| {
-        let mut values = Vec::with_capacity(rows.len());
-        filter_into(rows, &p.filter, &mut values, &mut out.counts);
-        out.pieces.push(Piece {
-            rows: rows.len() as u64,
-            values,
-        });
+        if used == out.pieces.len() {
+            out.pieces.push(Piece::default());
+        }
+        let piece = &mut out.pieces[used];
+        used += 1;
+        piece.values.clear();
+        filter_into(rows, &p.filter, &mut piece.values, &mut out.counts);
+        piece.rows = rows.len() as u64;
     };
     if first {
         for block in frame.chunks(h) {
@@ -212,7 +219,7 @@ pub fn fresh_rows(frame: &[Record], first: bool, p: &LogsParams) -> Fresh {
             split(&new[off..]);
         }
     }
-    out
+    out.pieces.truncate(used);
 }
 
 /// Stage: the rows new to the window, filtered (see [`fresh_rows`]).

@@ -42,7 +42,11 @@ pub fn nearest_rank(p: f64, n: usize) -> usize {
         return 0;
     }
     let q = (p / 100.0).clamp(0.0, 1.0);
-    let i = (q * (n - 1) as f64).round_ties_even();
+    let x = q * (n - 1) as f64;
+    // round_ties_even without a libm call: for 0 <= x < 2^52, adding 2^52 rounds to an integer
+    // in the default round-to-nearest-even mode, and subtracting it back is exact.
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let i = if x < TWO52 { (x + TWO52) - TWO52 } else { x };
     // `i` is in [0, n - 1] because q is in [0, 1].
     (i as usize).min(n - 1)
 }
@@ -63,6 +67,20 @@ pub fn key(v: f64) -> u64 {
 pub fn unkey(k: u64) -> f64 {
     let b = if k >> 63 == 1 { k ^ (1 << 63) } else { !k };
     f64::from_bits(b)
+}
+
+/// Sorts `keys` ascending: the same result as `sort_unstable`, by an LSD radix sort
+/// (`radsort`: 8-bit digits, a counting pass and a scatter per digit, digits equal in all keys
+/// skipped) from 64 keys on, the standard library's sort below. About 1.2x faster than
+/// `sort_unstable` on blocks of 4096 latency keys (`cargo bench -p sqrtspace-logs --bench logs
+/// -- sort_block`; a one-pass bucket sort was slower).
+#[inline]
+pub fn sort_keys(keys: &mut [u64]) {
+    if keys.len() >= 64 {
+        radsort::sort(keys);
+    } else {
+        keys.sort_unstable();
+    }
 }
 
 /// The quantiles at `percentiles` of `values` (any order, no NaN), by the
@@ -86,6 +104,22 @@ pub fn naive_quantiles<const Q: usize>(
         *o = Some(unkey(*v));
     }
     out
+}
+
+/// The first index of the sorted slice `v` whose element fails `pred` (`pred` true on a
+/// prefix): `v.partition_point(pred)`, as a branchless binary search (the loop's trip count
+/// depends on the length only, and the step is a conditional move).
+#[inline]
+fn partition_point(v: &[u64], pred: impl Fn(u64) -> bool) -> usize {
+    let mut base = 0usize;
+    let mut size = v.len();
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = if pred(v[mid]) { mid } else { base };
+        size -= half;
+    }
+    base + usize::from(size == 1 && pred(v[base]))
 }
 
 /// The element of rank `k` (0-based) of the union of the sorted slices `parts`.
@@ -122,8 +156,8 @@ pub fn select_sorted(parts: &[&[u64]], k: usize) -> u64 {
         let mut le = 0;
         for (i, p) in parts.iter().enumerate() {
             let s = &p[lo[i]..hi[i]];
-            let a = s.partition_point(|&x| x < pivot);
-            let b = a + s[a..].partition_point(|&x| x <= pivot);
+            let a = partition_point(s, |x| x < pivot);
+            let b = a + partition_point(&s[a..], |x| x <= pivot);
             lt += a;
             le += b;
             lts[i] = lo[i] + a;
@@ -199,7 +233,28 @@ pub struct RollingQuantiles {
     use_sorted: bool,
     /// Kept values in the window.
     len: usize,
+    /// `Blocks`: emptied block buffers kept for reuse (at most 2).
+    #[serde(skip)]
+    spare: Spare,
 }
+
+/// Buffers kept for reuse: not part of the value (equal to any other, cloned empty).
+#[derive(Debug, Default)]
+struct Spare(Vec<Vec<u64>>);
+
+impl Clone for Spare {
+    fn clone(&self) -> Self {
+        Spare::default()
+    }
+}
+
+impl PartialEq for Spare {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Spare {}
 
 impl ByteSize for RollingQuantiles {
     fn heap_bytes(&self) -> usize {
@@ -208,6 +263,7 @@ impl ByteSize for RollingQuantiles {
             + self.blocks.iter().map(|b| b.capacity() * 8).sum::<usize>()
             + self.fifo.capacity() * 8
             + self.sorted.capacity() * 8
+            + self.spare.0.iter().map(|b| b.capacity() * 8).sum::<usize>()
     }
 }
 
@@ -240,13 +296,15 @@ impl RollingQuantiles {
         if self.use_sorted {
             for &v in values {
                 let k = key(v);
-                let i = self.sorted.partition_point(|&x| x < k);
+                let i = partition_point(&self.sorted, |x| x < k);
                 self.sorted.insert(i, k);
                 self.fifo.push_back(k);
             }
         } else {
-            let mut keys: Vec<u64> = values.iter().map(|&v| key(v)).collect();
-            keys.sort_unstable();
+            let mut keys = self.spare.0.pop().unwrap_or_default();
+            keys.clear();
+            keys.extend(values.iter().map(|&v| key(v)));
+            sort_keys(&mut keys);
             self.blocks.push_back(keys);
         }
         self.len += values.len();
@@ -268,11 +326,13 @@ impl RollingQuantiles {
             if self.use_sorted {
                 for _ in 0..p.n {
                     let k = self.fifo.pop_front().expect("a key per value");
-                    let i = self.sorted.partition_point(|&x| x < k);
+                    let i = partition_point(&self.sorted, |x| x < k);
                     self.sorted.remove(i);
                 }
-            } else {
-                self.blocks.pop_front();
+            } else if let Some(b) = self.blocks.pop_front() {
+                if self.spare.0.len() < 2 {
+                    self.spare.0.push(b);
+                }
             }
             self.len -= p.n as usize;
         }
@@ -311,7 +371,7 @@ impl RollingQuantiles {
                     let out = self.fifo.pop_front().expect("a key per value");
                     self.replace(out, k);
                 } else {
-                    let i = self.sorted.partition_point(|&x| x < k);
+                    let i = partition_point(&self.sorted, |x| x < k);
                     self.sorted.insert(i, k);
                     self.len += 1;
                 }
@@ -325,22 +385,30 @@ impl RollingQuantiles {
         }
         for _ in 0..leaving {
             let k = self.fifo.pop_front().expect("a key per value");
-            let i = self.sorted.partition_point(|&x| x < k);
+            let i = partition_point(&self.sorted, |x| x < k);
             self.sorted.remove(i);
             self.len -= 1;
         }
     }
 
-    /// `Sorted`: replaces one occurrence of key `out` by key `k`, keeping the order.
+    /// `Sorted`: replaces one occurrence of key `out` by key `k`, keeping the order. Of the
+    /// equal copies of `out`, the one nearest `k`'s place leaves, and `k` enters at the end of
+    /// its run of equal keys nearest `out`, so only the keys strictly between the two move
+    /// (duplicates, common in real data, cost nothing).
     fn replace(&mut self, out: u64, k: u64) {
-        let p = self.sorted.partition_point(|&x| x < out);
-        let q = self.sorted.partition_point(|&x| x < k);
-        if q <= p {
-            self.sorted.copy_within(q..p, q + 1);
-            self.sorted[q] = k;
-        } else {
-            self.sorted.copy_within(p + 1..q, p);
-            self.sorted[q - 1] = k;
+        let v = &mut self.sorted;
+        if k > out {
+            // The last copy of `out`; `k` goes before the first key >= k.
+            let p = partition_point(v, |x| x <= out) - 1;
+            let q = partition_point(v, |x| x < k);
+            v.copy_within(p + 1..q, p);
+            v[q - 1] = k;
+        } else if k < out {
+            // The first copy of `out`; `k` goes after the last key <= k.
+            let p = partition_point(v, |x| x < out);
+            let q = partition_point(v, |x| x <= k);
+            v.copy_within(q..p, q + 1);
+            v[q] = k;
         }
     }
 
