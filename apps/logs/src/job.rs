@@ -58,6 +58,26 @@ pub struct LogsJob {
     pub engine: Engine,
     /// RAM the planner may assume (bytes); `None`: available memory.
     pub ram_budget: Option<u64>,
+    /// Most threads the engine may use (`Config::max_workers`, at least 1): the pure stage
+    /// [`fresh`](crate::pipeline::fresh) (filtering, per-piece summaries, sorting the hop's
+    /// keys: most of the work) is computed ahead in parallel where the planner finds it pays;
+    /// the stateful stages run in window order on the calling thread. Rows are bit-identical
+    /// for every count (tested).
+    pub workers: usize,
+    /// Use exactly [`workers`](Self::workers) threads wherever the engine runs (batches of
+    /// [`FORCED_BATCH`] windows), bypassing the planner's estimate of whether it pays: for
+    /// tests and benches of the parallel path.
+    pub force_workers: bool,
+}
+
+/// Windows per batch computed ahead when [`LogsJob::force_workers`] is set.
+pub const FORCED_BATCH: u64 = 64;
+
+/// Applies [`LogsJob::force_workers`] to a pipeline.
+fn force<G: sqrtspace::exec::Graph>(pl: &mut Pipeline<G>, workers: usize, on: bool) {
+    if on {
+        pl.force_workers(Some((workers.max(1), FORCED_BATCH)));
+    }
 }
 
 /// What a run did: modes, counts, timings.
@@ -74,6 +94,8 @@ pub struct LogsRun {
     /// The engine configuration used (for small hops, of frames of [`batch`](Self::batch)
     /// windows: see [`crate::batch`]).
     pub config: Config,
+    /// Threads the engine used (1 unless it evaluated the pure prefix in parallel).
+    pub workers: usize,
     /// Windows per engine frame: 1, or more for hops below [`BATCH_MAX_HOP`] with the
     /// incremental pipeline ([`BatchPipeline`]).
     pub batch: usize,
@@ -248,6 +270,8 @@ fn run_batched(
     p: &LogsParams,
     reader: &mut Reader,
     sink: &mut dyn FnMut(u64, Row) -> std::io::Result<()>,
+    forced: (usize, bool),
+    workers: &mut usize,
 ) -> Result<u64, LogsError> {
     let (w, h) = (p.window, p.hop);
     let b = batch::windows_per_frame(h) as u64;
@@ -283,15 +307,18 @@ fn run_batched(
             let pad = batch::padding(rows, w, h);
             signal.extend(std::iter::repeat_n(batch::PAD, pad as usize));
             let mut pl = BatchPipeline::new(config.clone(), p.clone())?;
+            force(&mut pl, forced.0, forced.1);
             let frames = pl.config().windows_in(signal.len() as u64);
             if frames > 0 {
                 pl.evaluate_with::<crate::batch::batch>(&signal, 0..frames, &mut each)?;
             }
+            *workers = pl.workers_used();
             rows
         } else {
             let mut pl = BatchPipeline::new(config.clone(), p.clone())?;
+            force(&mut pl, forced.0, forced.1);
             let mut tail = 0;
-            stream_into(
+            let rows = stream_into(
                 &mut pl,
                 reader,
                 &mut each,
@@ -300,7 +327,9 @@ fn run_batched(
                     vec![batch::PAD; batch::padding(rows, w, h) as usize]
                 },
                 &mut tail,
-            )?
+            )?;
+            *workers = pl.workers_used();
+            rows
         })
     })();
     let rows = match (run, failed) {
@@ -383,8 +412,9 @@ fn read_all(reader: &mut Reader) -> Result<Vec<Record>, LogsError> {
 }
 
 macro_rules! classic {
-    ($pipe:ty, $out:ident, $config:expr, $params:expr, $signal:expr, $sink:expr) => {{
+    ($pipe:ty, $out:ident, $config:expr, $params:expr, $signal:expr, $sink:expr, $force:expr) => {{
         let mut p = <$pipe>::new($config, $params)?;
+        force(&mut p, $force.0, $force.1);
         let windows = p.config().windows_in($signal.len() as u64);
         if windows > 0 {
             p.evaluate_with::<crate::pipeline::$out>($signal, 0..windows, |t, o| $sink(t, o))?;
@@ -394,7 +424,7 @@ macro_rules! classic {
         } else {
             (windows - 1) * p.config().hop as u64 + p.config().window as u64
         };
-        $signal.len() as u64 - covered
+        ($signal.len() as u64 - covered, p.workers_used())
     }};
 }
 
@@ -408,6 +438,8 @@ impl LogsJob {
             mode,
             engine: Engine::Incremental,
             ram_budget: None,
+            workers: 1,
+            force_workers: false,
         }
     }
 
@@ -482,6 +514,9 @@ impl LogsJob {
         } else {
             (config_for(p.window, p.hop, mode), 1)
         };
+        let config = config.with_max_workers(self.workers.max(1));
+        let forced = (self.workers, self.force_workers);
+        let mut workers = 1;
         let meter = Meter::start();
         let mut reader = Reader::open(&self.input)?;
         let mut tally = Tally::new();
@@ -491,12 +526,28 @@ impl LogsJob {
         };
         let tail = match mode {
             _ if self.engine == Engine::Fused => fused(&mut reader, p, &mut each)?,
-            _ if batched => run_batched(mode, &config, p, &mut reader, &mut each)?,
+            _ if batched => run_batched(
+                mode,
+                &config,
+                p,
+                &mut reader,
+                &mut each,
+                forced,
+                &mut workers,
+            )?,
             Mode::Classic => {
                 let signal = read_all(&mut reader)?;
-                match self.engine {
+                let (tail, used) = match self.engine {
                     Engine::Incremental => {
-                        classic!(LogsPipeline, row, config.clone(), p.clone(), &signal, each)
+                        classic!(
+                            LogsPipeline,
+                            row,
+                            config.clone(),
+                            p.clone(),
+                            &signal,
+                            each,
+                            forced
+                        )
                     }
                     Engine::Naive | Engine::Fused => classic!(
                         NaivePipeline,
@@ -504,18 +555,27 @@ impl LogsJob {
                         config.clone(),
                         p.clone(),
                         &signal,
-                        each
+                        each,
+                        forced
                     ),
-                }
+                };
+                workers = used;
+                tail
             }
             _ => match self.engine {
                 Engine::Incremental => {
                     let mut pl = LogsPipeline::new(config.clone(), p.clone())?;
-                    stream(&mut pl, &mut reader, &mut each)?
+                    force(&mut pl, forced.0, forced.1);
+                    let tail = stream(&mut pl, &mut reader, &mut each)?;
+                    workers = pl.workers_used();
+                    tail
                 }
                 Engine::Naive | Engine::Fused => {
                     let mut pl = NaivePipeline::new(config.clone(), p.clone())?;
-                    stream(&mut pl, &mut reader, &mut each)?
+                    force(&mut pl, forced.0, forced.1);
+                    let tail = stream(&mut pl, &mut reader, &mut each)?;
+                    workers = pl.workers_used();
+                    tail
                 }
             },
         };
@@ -526,6 +586,7 @@ impl LogsJob {
             reason,
             engine: self.engine,
             config,
+            workers,
             batch,
             input: reader.counts(),
             rows: tally.rows,
@@ -549,7 +610,7 @@ impl fmt::Display for LogsRun {
         let window = c.window - (b - 1) * hop;
         writeln!(
             f,
-            "Mode: {} ({})   Pipeline: {}{}   Window: {} rows   Hop: {} rows",
+            "Mode: {} ({})   Pipeline: {}{}   Window: {} rows   Hop: {} rows   Workers: {}",
             self.mode,
             if self.requested == Mode::Auto {
                 format!("auto: {}", self.reason)
@@ -563,7 +624,8 @@ impl fmt::Display for LogsRun {
                 String::new()
             },
             window,
-            hop
+            hop,
+            self.workers
         )?;
         let i = &self.input;
         writeln!(

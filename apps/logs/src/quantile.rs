@@ -315,6 +315,40 @@ impl RollingQuantiles {
         });
     }
 
+    /// The strategy in use.
+    #[must_use]
+    pub fn strategy(&self) -> Strategy {
+        if self.use_sorted {
+            Strategy::Sorted
+        } else {
+            Strategy::Blocks
+        }
+    }
+
+    /// [`push`](Self::push) of values whose [`key`]s are `keys`, already sorted ascending
+    /// (as [`sort_keys`] leaves them): the same result, without sorting.
+    pub fn push_sorted(&mut self, start: u64, end: u64, keys: &[u64]) {
+        debug_assert!(keys.is_sorted());
+        if self.use_sorted {
+            for &k in keys {
+                let i = partition_point(&self.sorted, |x| x < k);
+                self.sorted.insert(i, k);
+                self.fifo.push_back(k);
+            }
+        } else {
+            let mut block = self.spare.0.pop().unwrap_or_default();
+            block.clear();
+            block.extend_from_slice(keys);
+            self.blocks.push_back(block);
+        }
+        self.len += keys.len();
+        self.pieces.push_back(Piece {
+            start,
+            end,
+            n: u32::try_from(keys.len()).unwrap_or(u32::MAX),
+        });
+    }
+
     /// Drops the pieces that end at or before row `window_start`.
     pub fn drop_before(&mut self, window_start: u64) {
         while let Some(p) = self.pieces.front().copied() {

@@ -351,6 +351,15 @@ fn every_mode_gives_identical_rows() {
             assert!(run.windows > 0);
             digests.push((mode, run.windows, run.digest, run.rows));
         }
+        // Two workers forced (the pure `fresh` stage computed ahead in parallel): the same rows.
+        for mode in [Mode::Classic, Mode::Sqrt] {
+            let mut job = LogsJob::new(input.clone(), params.clone(), mode);
+            job.workers = 2;
+            job.force_workers = true;
+            let run = job.run(&mut |_, _| Ok(())).unwrap();
+            assert_eq!(run.workers, 2, "w {w} h {h} {mode}");
+            digests.push((mode, run.windows, run.digest, run.rows));
+        }
         // The stage functions in a hand-written loop (no engine) give the same rows too.
         let mut job = LogsJob::new(input.clone(), params.clone(), Mode::Sqrt);
         job.engine = sqrtspace_logs::Engine::Fused;
