@@ -534,16 +534,29 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
     for run in &args.runs {
         let (mode, engine, workers) = parse_run(run)?;
         let line = if args.extreme {
-            child(run)?
+            child(run)
         } else {
-            let r = LogsJob {
+            LogsJob {
                 mode,
                 engine,
                 workers: workers.unwrap_or(base.workers),
                 ..base.clone()
             }
-            .run(&mut |_, _| Ok(()))?;
-            Line::of(run, &r)
+            .run(&mut |_, _| Ok(()))
+            .map(|r| Line::of(run, &r))
+        };
+        // A run that does not fit (classic over the RAM budget) is reported and skipped.
+        let line = match line {
+            Ok(line) => line,
+            Err(e @ LogsError::OutOfMemory { .. }) => {
+                eprintln!("{run:<22} out of memory (typed error): {e}");
+                continue;
+            }
+            Err(e) if args.extreme => {
+                eprintln!("{run:<22} failed: {e}");
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         eprintln!(
             "{:<22} {:>8} {:>10} rows {:>7} windows {:>8.3} s {:>7.1} M rows/s   peak RSS {:>10}",

@@ -402,13 +402,35 @@ pub fn fused(
 }
 
 /// Reads the whole input into memory (classic mode's materialised signal).
+/// Growth of the materialised input is fallible: a failed allocation is
+/// [`LogsError::OutOfMemory`], not an abort.
 fn read_all(reader: &mut Reader) -> Result<Vec<Record>, LogsError> {
-    let mut all = Vec::new();
+    let mut all: Vec<Record> = Vec::new();
     let mut buf = Vec::with_capacity(CHUNK);
     while reader.next_chunk(&mut buf, CHUNK)? {
+        if all.try_reserve(buf.len()).is_err() {
+            let rows = (all.len() + buf.len()) as u64;
+            return Err(LogsError::OutOfMemory {
+                bytes: rows * CLASSIC_BYTES_PER_ROW,
+                rows,
+                budget: None,
+            });
+        }
         all.extend_from_slice(&buf);
     }
     Ok(all)
+}
+
+/// Bytes per input row that classic mode holds, estimated: the materialised [`Record`]
+/// (24 bytes) and the `fresh` column's values and keys (16 bytes) for hop-aligned windows
+/// (each row is new to one window); output rows come on top (128 bytes a window).
+pub const CLASSIC_BYTES_PER_ROW: u64 = 40;
+
+/// Classic mode's estimated memory for `rows` input rows and `windows` windows.
+#[must_use]
+pub fn classic_bytes(rows: u64, windows: u64) -> u64 {
+    rows.saturating_mul(CLASSIC_BYTES_PER_ROW)
+        .saturating_add(windows.saturating_mul(std::mem::size_of::<Row>() as u64))
 }
 
 macro_rules! classic {
@@ -517,6 +539,25 @@ impl LogsJob {
         let config = config.with_max_workers(self.workers.max(1));
         let forced = (self.workers, self.force_workers);
         let mut workers = 1;
+        if mode == Mode::Classic && self.engine != Engine::Fused {
+            // Fail before reading anything when the input's size is known and classic would
+            // not fit the RAM budget.
+            if let (Some(rows), Some(budget)) = (self.input.known_rows(), self.ram_budget) {
+                let windows = if rows < p.window as u64 {
+                    0
+                } else {
+                    (rows - p.window as u64) / p.hop as u64 + 1
+                };
+                let bytes = classic_bytes(rows, windows);
+                if bytes > budget {
+                    return Err(LogsError::OutOfMemory {
+                        bytes,
+                        rows,
+                        budget: Some(budget),
+                    });
+                }
+            }
+        }
         let meter = Meter::start();
         let mut reader = Reader::open(&self.input)?;
         let mut tally = Tally::new();
