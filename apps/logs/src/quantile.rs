@@ -123,6 +123,26 @@ fn partition_point(v: &[u64], pred: impl Fn(u64) -> bool) -> usize {
     base + usize::from(size == 1 && pred(v[base]))
 }
 
+/// Two [`partition_point`]s of the same slice run in lockstep (same trip count), so that
+/// their dependent loads overlap: `(partition_point(v, a), partition_point(v, b))`.
+#[inline]
+fn partition_points(v: &[u64], a: impl Fn(u64) -> bool, b: impl Fn(u64) -> bool) -> (usize, usize) {
+    let (mut base_a, mut base_b) = (0usize, 0usize);
+    let mut size = v.len();
+    while size > 1 {
+        let half = size / 2;
+        let (mid_a, mid_b) = (base_a + half, base_b + half);
+        base_a = if a(v[mid_a]) { mid_a } else { base_a };
+        base_b = if b(v[mid_b]) { mid_b } else { base_b };
+        size -= half;
+    }
+    let last = size == 1;
+    (
+        base_a + usize::from(last && a(v[base_a])),
+        base_b + usize::from(last && b(v[base_b])),
+    )
+}
+
 /// The element of rank `k` (0-based) of the union of the sorted slices `parts`.
 ///
 /// Picks the middle of the largest remaining range as a pivot, counts the elements below and
@@ -434,14 +454,13 @@ impl RollingQuantiles {
         let v = &mut self.sorted;
         if k > out {
             // The last copy of `out`; `k` goes before the first key >= k.
-            let p = partition_point(v, |x| x <= out) - 1;
-            let q = partition_point(v, |x| x < k);
+            let (p, q) = partition_points(v, |x| x <= out, |x| x < k);
+            let p = p - 1;
             v.copy_within(p + 1..q, p);
             v[q - 1] = k;
         } else if k < out {
             // The first copy of `out`; `k` goes after the last key <= k.
-            let p = partition_point(v, |x| x < out);
-            let q = partition_point(v, |x| x <= k);
+            let (p, q) = partition_points(v, |x| x < out, |x| x <= k);
             v.copy_within(q..p, q + 1);
             v[q] = k;
         }
