@@ -148,7 +148,7 @@ pub struct BenchArgs {
     /// Rows per hop.
     #[arg(long, default_value_t = 4096)]
     pub hop: usize,
-    /// Runs as MODE:ENGINE[:WORKERS], comma-separated (ENGINE: incremental, naive, or fused: the stage
+    /// Runs as MODE:ENGINE or MODE:ENGINE:WORKERS, comma-separated (ENGINE: incremental, naive, or fused: the stage
     /// functions in a hand-written loop without the engine, the overhead baseline).
     #[arg(
         long,

@@ -129,7 +129,7 @@ pub struct Piece {
     pub rows: u64,
     /// Values of the rows that count, in row order.
     pub values: Vec<f64>,
-    /// Their order-preserving keys ([`key`](crate::quantile::key)) sorted ascending, when the
+    /// Their order-preserving keys ([`key`]) sorted ascending, when the
     /// window's quantiles use [`Strategy::Blocks`] (else empty).
     pub keys: Vec<u64>,
     /// Their count, mean, `M2`, min and max ([`Summary::of`]).
