@@ -185,8 +185,10 @@ impl Tally {
                 l3 = (l3 ^ x).wrapping_mul(K).rotate_left(29);
             }
         }
-        let exact = mix(l0 ^ mix(l1 ^ mix(l2 ^ mix(l3))));
-        let full = mix(exact ^ mix(b[3] ^ mix(b[4])));
+        // Lanes and the two inexact words combined by rotations (independent, so they overlap),
+        // then one mix each.
+        let exact = mix(l0 ^ l1.rotate_left(16) ^ l2.rotate_left(32) ^ l3.rotate_left(48));
+        let full = exact ^ mix(b[3].wrapping_mul(K) ^ b[4].rotate_left(32));
         self.hash = mix(self.hash ^ full);
         self.exact = mix(self.exact ^ exact);
     }

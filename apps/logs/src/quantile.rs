@@ -117,7 +117,7 @@ fn partition_point(v: &[u64], pred: impl Fn(u64) -> bool) -> usize {
     while size > 1 {
         let half = size / 2;
         let mid = base + half;
-        base = if pred(v[mid]) { mid } else { base };
+        base = std::hint::select_unpredictable(pred(v[mid]), mid, base);
         size -= half;
     }
     base + usize::from(size == 1 && pred(v[base]))
@@ -132,8 +132,9 @@ fn partition_points(v: &[u64], a: impl Fn(u64) -> bool, b: impl Fn(u64) -> bool)
     while size > 1 {
         let half = size / 2;
         let (mid_a, mid_b) = (base_a + half, base_b + half);
-        base_a = if a(v[mid_a]) { mid_a } else { base_a };
-        base_b = if b(v[mid_b]) { mid_b } else { base_b };
+        // `select_unpredictable`: a conditional move, not a data-dependent branch.
+        base_a = std::hint::select_unpredictable(a(v[mid_a]), mid_a, base_a);
+        base_b = std::hint::select_unpredictable(b(v[mid_b]), mid_b, base_b);
         size -= half;
     }
     let last = size == 1;
