@@ -258,7 +258,29 @@ pub struct RollingQuantiles {
     /// `Blocks`: emptied block buffers kept for reuse (at most 2).
     #[serde(skip)]
     spare: Spare,
+    /// The ranks of the last percentiles for the last length ([`Self::ranks`]).
+    #[serde(skip)]
+    rank_cache: RankCache,
 }
+
+/// `(length, percentiles' bits, ranks)` of the last rank computation: not part of the value
+/// (equal to any other). The initial length `usize::MAX` matches no window.
+#[derive(Debug, Clone)]
+struct RankCache(std::cell::Cell<(usize, [u64; 4], [usize; 4])>);
+
+impl Default for RankCache {
+    fn default() -> Self {
+        RankCache(std::cell::Cell::new((usize::MAX, [0; 4], [0; 4])))
+    }
+}
+
+impl PartialEq for RankCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RankCache {}
 
 /// Buffers kept for reuse: not part of the value (equal to any other, cloned empty).
 #[derive(Debug, Default)]
@@ -474,9 +496,10 @@ impl RollingQuantiles {
         if self.len == 0 {
             return out;
         }
+        let ranks = self.ranks(percentiles);
         if self.use_sorted {
-            for (o, &p) in out.iter_mut().zip(percentiles) {
-                *o = Some(unkey(self.sorted[nearest_rank(p, self.len)]));
+            for (o, &i) in out.iter_mut().zip(&ranks) {
+                *o = Some(unkey(self.sorted[i]));
             }
         } else {
             let parts: Vec<&[u64]> = self
@@ -485,11 +508,34 @@ impl RollingQuantiles {
                 .filter(|b| !b.is_empty())
                 .map(Vec::as_slice)
                 .collect();
-            for (o, &p) in out.iter_mut().zip(percentiles) {
-                *o = Some(unkey(select_sorted(&parts, nearest_rank(p, self.len))));
+            for (o, &i) in out.iter_mut().zip(&ranks) {
+                *o = Some(unkey(select_sorted(&parts, i)));
             }
         }
         out
+    }
+
+    /// [`nearest_rank`] of each percentile for the current length, remembered for the last
+    /// length and up to 4 percentiles (at hop 1 the length rarely changes).
+    fn ranks<const Q: usize>(&self, percentiles: &[f64; Q]) -> [usize; Q] {
+        let mut r = [0; Q];
+        let (n, bits, cached) = self.rank_cache.0.get();
+        if Q <= 4 && n == self.len && percentiles.iter().zip(bits).all(|(p, b)| p.to_bits() == b) {
+            r.copy_from_slice(&cached[..Q]);
+            return r;
+        }
+        for (o, &p) in r.iter_mut().zip(percentiles) {
+            *o = nearest_rank(p, self.len);
+        }
+        if Q <= 4 {
+            let (mut bits, mut cached) = ([0u64; 4], [0usize; 4]);
+            for i in 0..Q {
+                bits[i] = percentiles[i].to_bits();
+                cached[i] = r[i];
+            }
+            self.rank_cache.0.set((self.len, bits, cached));
+        }
+        r
     }
 
     /// Smallest and largest kept value (`None` when empty), by `totalOrder`.
