@@ -10,7 +10,7 @@
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use sqrtspace::Mode;
-use sqrtspace_logs::quantile::{naive_quantiles, RollingQuantiles, Strategy};
+use sqrtspace_logs::quantile::{key, naive_quantiles, sort_keys, RollingQuantiles, Strategy};
 use sqrtspace_logs::{Engine, InputSpec, LogsJob, LogsParams, Reader};
 use std::hint::black_box;
 
@@ -60,6 +60,35 @@ fn quantiles(c: &mut Criterion) {
     g.finish();
 }
 
+fn sort(c: &mut Criterion) {
+    let v: Vec<u64> = values(1 << 20).iter().map(|&x| key(x)).collect();
+    let mut g = c.benchmark_group("sort_block_4096");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(v.len() as u64));
+    let mut buf = Vec::new();
+    g.bench_function("std_sort_unstable", |b| {
+        b.iter(|| {
+            for block in v.chunks(4096) {
+                buf.clear();
+                buf.extend_from_slice(block);
+                buf.sort_unstable();
+                black_box(&buf);
+            }
+        });
+    });
+    g.bench_function("sort_keys_radsort", |b| {
+        b.iter(|| {
+            for block in v.chunks(4096) {
+                buf.clear();
+                buf.extend_from_slice(block);
+                sort_keys(&mut buf);
+                black_box(&buf);
+            }
+        });
+    });
+    g.finish();
+}
+
 fn pipeline(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline");
     g.sample_size(10);
@@ -90,7 +119,7 @@ fn pipeline(c: &mut Criterion) {
 
 /// The criterion group (in a private module: `criterion_group!` emits an undocumented `pub fn`).
 mod group {
-    criterion::criterion_group!(benches, super::quantiles, super::pipeline);
+    criterion::criterion_group!(benches, super::sort, super::quantiles, super::pipeline);
 }
 
 criterion_main!(group::benches);

@@ -87,6 +87,24 @@ pub struct RollupArgs {
     /// RAM the `auto` planner may assume, in MiB (default: available memory).
     #[arg(long, value_name = "MIB")]
     pub ram_budget: Option<u64>,
+    /// Most engine threads: a count, or `auto` (the cores). The pure stage (filter, per-piece
+    /// summaries, sorting each hop's keys) is computed ahead on them where the planner finds
+    /// it pays; the stateful stages stay in window order. Rows are identical for every count.
+    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_workers)]
+    pub workers: usize,
+}
+
+/// Parses `--workers`: `auto` (the cores) or a count from 1 to 1024.
+fn parse_workers(s: &str) -> Result<usize, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(sqrtspace::parallel::cores());
+    }
+    match s.parse::<usize>() {
+        Ok(n @ 1..=1024) => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a worker count: use a number from 1 to 1024, or `auto`"
+        )),
+    }
 }
 
 /// `sqrtspace demo logs`: run the rollup once, print the first rows and the report.
@@ -139,7 +157,7 @@ pub struct BenchArgs {
     /// Rows per hop.
     #[arg(long, default_value_t = 4096)]
     pub hop: usize,
-    /// Runs as MODE:ENGINE, comma-separated (ENGINE: incremental, naive, or fused: the stage
+    /// Runs as MODE:ENGINE or MODE:ENGINE:WORKERS, comma-separated (ENGINE: incremental, naive, or fused: the stage
     /// functions in a hand-written loop without the engine, the overhead baseline).
     #[arg(
         long,
@@ -236,6 +254,8 @@ fn job(input: &InputArgs, r: &RollupArgs, win: usize, hop: usize) -> Result<Logs
         engine: r.engine,
         ram_budget: r.ram_budget.map(|m| m << 20),
         time: None,
+        workers: r.workers,
+        force_workers: false,
     })
 }
 
@@ -426,13 +446,18 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), LogsError> {
     Ok(())
 }
 
-fn parse_run(s: &str) -> Result<(Mode, Engine), LogsError> {
+/// A `--runs` entry: `MODE[:ENGINE[:WORKERS]]`; workers `None` when not given.
+fn parse_run(s: &str) -> Result<(Mode, Engine, Option<usize>), LogsError> {
     let bad = || {
         LogsError::Argument(format!(
-            "--runs entry `{s}`: write MODE:ENGINE with MODE auto, classic or sqrt and ENGINE incremental, naive or fused"
+            "--runs entry `{s}`: write MODE:ENGINE[:WORKERS] with MODE auto, classic or sqrt, ENGINE incremental, naive or fused, and WORKERS a count or auto"
         ))
     };
     let (m, e) = s.split_once(':').unwrap_or((s, "incremental"));
+    let (e, workers) = match e.split_once(':') {
+        Some((e, n)) => (e, Some(parse_workers(n.trim()).map_err(|_| bad())?)),
+        None => (e, None),
+    };
     let mode: Mode = m.trim().parse().map_err(|_| bad())?;
     let engine = match e.trim() {
         "incremental" => Engine::Incremental,
@@ -440,7 +465,7 @@ fn parse_run(s: &str) -> Result<(Mode, Engine), LogsError> {
         "fused" => Engine::Fused,
         _ => return Err(bad()),
     };
-    Ok((mode, engine))
+    Ok((mode, engine, workers))
 }
 
 /// One measured run, as printed by a `--child` and written to the CSV.
@@ -461,7 +486,11 @@ impl Line {
     fn of(name: &str, r: &LogsRun) -> Line {
         Line {
             run: name.to_string(),
-            mode: r.mode.to_string(),
+            mode: if r.workers > 1 {
+                format!("{}/{}w", r.mode, r.workers)
+            } else {
+                r.mode.to_string()
+            },
             rows: r.input.rows,
             windows: r.windows,
             seconds: r.measured.wall.as_secs_f64(),
@@ -518,10 +547,11 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
         return write_raw(&base, path);
     }
     if let Some(run) = &args.child {
-        let (mode, engine) = parse_run(run)?;
+        let (mode, engine, workers) = parse_run(run)?;
         let r = LogsJob {
             mode,
             engine,
+            workers: workers.unwrap_or(base.workers),
             ..base
         }
         .run(&mut |_, _| Ok(()))?;
@@ -530,17 +560,31 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), LogsError> {
     }
     let mut lines = Vec::new();
     for run in &args.runs {
-        let (mode, engine) = parse_run(run)?;
+        let (mode, engine, workers) = parse_run(run)?;
         let line = if args.extreme {
-            child(run)?
+            child(run)
         } else {
-            let r = LogsJob {
+            LogsJob {
                 mode,
                 engine,
+                workers: workers.unwrap_or(base.workers),
                 ..base.clone()
             }
-            .run(&mut |_, _| Ok(()))?;
-            Line::of(run, &r)
+            .run(&mut |_, _| Ok(()))
+            .map(|r| Line::of(run, &r))
+        };
+        // A run that does not fit (classic over the RAM budget) is reported and skipped.
+        let line = match line {
+            Ok(line) => line,
+            Err(e @ LogsError::OutOfMemory { .. }) => {
+                eprintln!("{run:<22} out of memory (typed error): {e}");
+                continue;
+            }
+            Err(e) if args.extreme => {
+                eprintln!("{run:<22} failed: {e}");
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         eprintln!(
             "{:<22} {:>8} {:>10} rows {:>7} windows {:>8.3} s {:>7.1} M rows/s   peak RSS {:>10}",

@@ -121,6 +121,23 @@ pub enum LogsError {
     /// The engine's error (configuration, stage).
     #[error(transparent)]
     Engine(#[from] sqrtspace::Error),
+    /// Classic mode would not fit: the materialised input and the stages' columns need more
+    /// than the RAM budget, or the allocation failed. Raised before the input is read when
+    /// its size is known.
+    #[error(
+        "classic mode needs about {} to materialise {rows} rows and the stages' columns, more than {}; \
+         use --mode sqrt (memory independent of the input's length) or --mode auto, or raise --ram-budget",
+        sqrtspace::plan::human(*bytes),
+        match budget { Some(b) => format!("the RAM budget ({})", sqrtspace::plan::human(*b)), None => "this process could allocate".to_string() }
+    )]
+    OutOfMemory {
+        /// Bytes classic mode would need (estimate).
+        bytes: u64,
+        /// Input rows.
+        rows: u64,
+        /// The RAM budget it exceeds (`None`: the allocation itself failed).
+        budget: Option<u64>,
+    },
     /// The outputs of two modes differ (a bug: please report it).
     #[error("{0}")]
     Mismatch(String),

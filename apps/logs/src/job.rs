@@ -8,6 +8,7 @@
 //! - `auto`: classic when the materialised input (24 bytes a row) fits in 0.6 × the
 //!   last-level cache and in the RAM budget, else sqrt; the report says which and why.
 
+use crate::batch::{self, BatchPipeline, RowBatch, BATCH_MAX_HOP};
 use crate::error::LogsError;
 use crate::input::{InputCounts, InputSpec, Reader};
 use crate::pipeline::{
@@ -61,6 +62,26 @@ pub struct LogsJob {
     /// Windows by time instead of by row count (`--every/--period`, see [`crate::time`]);
     /// `params.window`/`hop` are then unused and `engine` is ignored.
     pub time: Option<TimeWindows>,
+    /// Most threads the engine may use (`Config::max_workers`, at least 1): the pure stage
+    /// [`fresh`](crate::pipeline::fresh) (filtering, per-piece summaries, sorting the hop's
+    /// keys: most of the work) is computed ahead in parallel where the planner finds it pays;
+    /// the stateful stages run in window order on the calling thread. Rows are bit-identical
+    /// for every count (tested).
+    pub workers: usize,
+    /// Use exactly [`workers`](Self::workers) threads wherever the engine runs (batches of
+    /// [`FORCED_BATCH`] windows), bypassing the planner's estimate of whether it pays: for
+    /// tests and benches of the parallel path.
+    pub force_workers: bool,
+}
+
+/// Windows per batch computed ahead when [`LogsJob::force_workers`] is set.
+pub const FORCED_BATCH: u64 = 64;
+
+/// Applies [`LogsJob::force_workers`] to a pipeline.
+fn force<G: sqrtspace::exec::Graph>(pl: &mut Pipeline<G>, workers: usize, on: bool) {
+    if on {
+        pl.force_workers(Some((workers.max(1), FORCED_BATCH)));
+    }
 }
 
 /// What a run did: modes, counts, timings.
@@ -74,8 +95,14 @@ pub struct LogsRun {
     pub reason: String,
     /// Which pipeline.
     pub engine: Engine,
-    /// The engine configuration used.
+    /// The engine configuration used (for small hops, of frames of [`batch`](Self::batch)
+    /// windows: see [`crate::batch`]).
     pub config: Config,
+    /// Threads the engine used (1 unless it evaluated the pure prefix in parallel).
+    pub workers: usize,
+    /// Windows per engine frame: 1, or more for hops below [`BATCH_MAX_HOP`] with the
+    /// incremental pipeline ([`BatchPipeline`]).
+    pub batch: usize,
     /// What the reader read and skipped.
     pub input: InputCounts,
     /// Counts over the rows the windows cover (sum of every window's new rows).
@@ -142,24 +169,46 @@ impl Tally {
         self.windows += 1;
         self.raised += u64::from(r.alert.active && r.alert.changed);
         self.active += u64::from(r.alert.active);
-        // FNV-1a over 64-bit words (order-sensitive; equal digests over equal window counts
-        // mean bit-identical rows up to a 2^-64 collision).
-        let mut h = self.hash;
-        let mut e = self.exact;
-        let bits = r.to_bits();
-        for (i, w) in std::iter::once(t).chain(bits).enumerate() {
-            h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
-            h ^= h >> 29;
-            // The exact digest leaves out mean and std (words 4 and 5 here), whose rounding
-            // depends on the summation order of the pipeline.
-            if i != 4 && i != 5 {
-                e = (e ^ w).wrapping_mul(0x0000_0100_0000_01b3);
-                e ^= e >> 29;
+        // Four interleaved multiply-xor-rotate lanes over the row's words (position-dependent,
+        // so order-sensitive within the row), finished by splitmix64's mix and chained across
+        // rows (equal digests over equal window counts mean bit-identical rows up to a ~2^-64
+        // collision). The exact digest leaves out mean and std (`to_bits` words 3 and 4),
+        // whose rounding depends on the pipeline's summation order; the full one mixes them in.
+        let b = r.to_bits();
+        let words = [
+            t, b[0], b[1], b[2], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+            b[15],
+        ];
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let (mut l0, mut l1, mut l2, mut l3) = (1u64, 2u64, 3u64, 4u64);
+        for w in words.chunks(4) {
+            l0 = (l0 ^ w[0]).wrapping_mul(K).rotate_left(29);
+            if let Some(&x) = w.get(1) {
+                l1 = (l1 ^ x).wrapping_mul(K).rotate_left(29);
+            }
+            if let Some(&x) = w.get(2) {
+                l2 = (l2 ^ x).wrapping_mul(K).rotate_left(29);
+            }
+            if let Some(&x) = w.get(3) {
+                l3 = (l3 ^ x).wrapping_mul(K).rotate_left(29);
             }
         }
-        self.exact = e;
-        self.hash = h;
+        // Lanes and the two inexact words combined by rotations (independent, so they overlap),
+        // then one mix each.
+        let exact = mix(l0 ^ l1.rotate_left(16) ^ l2.rotate_left(32) ^ l3.rotate_left(48));
+        let full = exact ^ mix(b[3].wrapping_mul(K) ^ b[4].rotate_left(32));
+        self.hash = mix(self.hash ^ full);
+        self.exact = mix(self.exact ^ exact);
     }
+}
+
+/// splitmix64's finalizer (Steele, Lea and Flood, "Fast splittable pseudorandom number
+/// generators", 2014): a bijective 64-bit mix.
+#[inline]
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Streams `reader` through `p`, handing rows to `sink`.
@@ -171,21 +220,145 @@ fn stream<G>(
 where
     G: sqrtspace::exec::Graph<Sample = Record, Output = Row>,
 {
+    let mut tail = 0;
+    stream_into(p, reader, sink, &mut |_| Vec::new(), &mut tail)?;
+    Ok(tail)
+}
+
+/// Streams `reader` through `p`, handing outputs to `sink`; at the end of the input, pushes
+/// `pad(rows read)` more rows before closing. Sets `tail` to the rows after the last engine
+/// window, padding included; returns the rows read.
+fn stream_into<G, O>(
+    p: &mut Pipeline<G>,
+    reader: &mut Reader,
+    sink: &mut dyn FnMut(u64, O) -> std::io::Result<()>,
+    pad: &mut dyn FnMut(u64) -> Vec<Record>,
+    tail: &mut u64,
+) -> Result<u64, LogsError>
+where
+    G: sqrtspace::exec::Graph<Sample = Record, Output = O>,
+{
+    let mut rows = 0u64;
     let c = p.config();
     let chunk = (c.input_buffer_blocks * c.window - (c.window - 1)).clamp(1, CHUNK);
     let mut buf = Vec::with_capacity(chunk);
-    while reader.next_chunk(&mut buf, chunk)? {
-        match p.push_samples(&buf) {
-            Err(sqrtspace::Error::Backpressure { .. }) => {
-                p.pull_with(u64::MAX, &mut *sink)?;
-                p.push_samples(&buf)?;
-            }
-            other => other?,
+    let mut padded = false;
+    loop {
+        if padded {
+            break;
         }
-        p.pull_with(u64::MAX, &mut *sink)?;
+        if !reader.next_chunk(&mut buf, chunk)? {
+            padded = true;
+            buf = pad(rows);
+            if buf.is_empty() {
+                break;
+            }
+        } else {
+            rows += buf.len() as u64;
+        }
+        for part in buf.chunks(chunk) {
+            match p.push_samples(part) {
+                Err(sqrtspace::Error::Backpressure { .. }) => {
+                    p.pull_with(u64::MAX, &mut *sink)?;
+                    p.push_samples(part)?;
+                }
+                other => other?,
+            }
+            p.pull_with(u64::MAX, &mut *sink)?;
+        }
     }
     p.pull_with(u64::MAX, &mut *sink)?;
-    Ok(p.close().tail_samples)
+    *tail = p.close().tail_samples;
+    Ok(rows)
+}
+
+/// Runs [`BatchPipeline`] over `reader` (sqrt: streamed; classic: read whole first), handing
+/// each inner window's row to `sink`; returns the rows after the last window.
+fn run_batched(
+    mode: Mode,
+    config: &Config,
+    p: &LogsParams,
+    reader: &mut Reader,
+    sink: &mut dyn FnMut(u64, Row) -> std::io::Result<()>,
+    forced: (usize, bool),
+    workers: &mut usize,
+) -> Result<u64, LogsError> {
+    let (w, h) = (p.window, p.hop);
+    let b = batch::windows_per_frame(h) as u64;
+    // Windows at or past `limit` end in padding (known once the input has ended).
+    let limit = std::cell::Cell::new(u64::MAX);
+    // A failing sink stops the engine at the frame; the error names the inner window.
+    let mut failed: Option<(u64, std::io::Error)> = None;
+    let mut each = |j: u64, out: RowBatch| -> std::io::Result<()> {
+        for (i, r) in out.rows.into_iter().enumerate() {
+            let t = j * b + i as u64;
+            if t >= limit.get() {
+                break;
+            }
+            if let Err(e) = sink(t, r) {
+                failed = Some((t, e));
+                return Err(std::io::Error::other("the sink failed"));
+            }
+        }
+        Ok(())
+    };
+    let windows = |rows: u64| {
+        if rows < w as u64 {
+            0
+        } else {
+            (rows - w as u64) / h as u64 + 1
+        }
+    };
+    let run = (|| -> Result<u64, LogsError> {
+        Ok(if mode == Mode::Classic {
+            let mut signal = read_all(reader)?;
+            let rows = signal.len() as u64;
+            limit.set(windows(rows));
+            let pad = batch::padding(rows, w, h);
+            signal.extend(std::iter::repeat_n(batch::PAD, pad as usize));
+            let mut pl = BatchPipeline::new(config.clone(), p.clone())?;
+            force(&mut pl, forced.0, forced.1);
+            let frames = pl.config().windows_in(signal.len() as u64);
+            if frames > 0 {
+                pl.evaluate_with::<crate::batch::batch>(&signal, 0..frames, &mut each)?;
+            }
+            *workers = pl.workers_used();
+            rows
+        } else {
+            let mut pl = BatchPipeline::new(config.clone(), p.clone())?;
+            force(&mut pl, forced.0, forced.1);
+            let mut tail = 0;
+            let rows = stream_into(
+                &mut pl,
+                reader,
+                &mut each,
+                &mut |rows| {
+                    limit.set(windows(rows));
+                    vec![batch::PAD; batch::padding(rows, w, h) as usize]
+                },
+                &mut tail,
+            )?;
+            *workers = pl.workers_used();
+            rows
+        })
+    })();
+    let rows = match (run, failed) {
+        (_, Some((window, source))) => {
+            return Err(sqrtspace::Error::Sink {
+                window,
+                source: Box::new(source),
+            }
+            .into())
+        }
+        (run, None) => run?,
+    };
+    let t = windows(rows);
+    let covered = if t == 0 {
+        0
+    } else {
+        (t - 1) * h as u64 + w as u64
+    };
+    Ok(rows - covered)
 }
 
 /// The incremental pipeline's stage functions called by hand, window by window, over a
@@ -239,18 +412,41 @@ pub fn fused(
 }
 
 /// Reads the whole input into memory (classic mode's materialised signal).
+/// Growth of the materialised input is fallible: a failed allocation is
+/// [`LogsError::OutOfMemory`], not an abort.
 fn read_all(reader: &mut Reader) -> Result<Vec<Record>, LogsError> {
-    let mut all = Vec::new();
+    let mut all: Vec<Record> = Vec::new();
     let mut buf = Vec::with_capacity(CHUNK);
     while reader.next_chunk(&mut buf, CHUNK)? {
+        if all.try_reserve(buf.len()).is_err() {
+            let rows = (all.len() + buf.len()) as u64;
+            return Err(LogsError::OutOfMemory {
+                bytes: rows * CLASSIC_BYTES_PER_ROW,
+                rows,
+                budget: None,
+            });
+        }
         all.extend_from_slice(&buf);
     }
     Ok(all)
 }
 
+/// Bytes per input row that classic mode holds, estimated: the materialised [`Record`]
+/// (24 bytes) and the `fresh` column's values and keys (16 bytes) for hop-aligned windows
+/// (each row is new to one window); output rows come on top (128 bytes a window).
+pub const CLASSIC_BYTES_PER_ROW: u64 = 40;
+
+/// Classic mode's estimated memory for `rows` input rows and `windows` windows.
+#[must_use]
+pub fn classic_bytes(rows: u64, windows: u64) -> u64 {
+    rows.saturating_mul(CLASSIC_BYTES_PER_ROW)
+        .saturating_add(windows.saturating_mul(std::mem::size_of::<Row>() as u64))
+}
+
 macro_rules! classic {
-    ($pipe:ty, $out:ident, $config:expr, $params:expr, $signal:expr, $sink:expr) => {{
+    ($pipe:ty, $out:ident, $config:expr, $params:expr, $signal:expr, $sink:expr, $force:expr) => {{
         let mut p = <$pipe>::new($config, $params)?;
+        force(&mut p, $force.0, $force.1);
         let windows = p.config().windows_in($signal.len() as u64);
         if windows > 0 {
             p.evaluate_with::<crate::pipeline::$out>($signal, 0..windows, |t, o| $sink(t, o))?;
@@ -260,7 +456,7 @@ macro_rules! classic {
         } else {
             (windows - 1) * p.config().hop as u64 + p.config().window as u64
         };
-        $signal.len() as u64 - covered
+        ($signal.len() as u64 - covered, p.workers_used())
     }};
 }
 
@@ -275,6 +471,8 @@ impl LogsJob {
             engine: Engine::Incremental,
             ram_budget: None,
             time: None,
+            workers: 1,
+            force_workers: false,
         }
     }
 
@@ -345,7 +543,35 @@ impl LogsJob {
             )));
         }
         let (mode, reason) = self.choose();
-        let config = config_for(p.window, p.hop, mode);
+        let batched = self.engine == Engine::Incremental && p.hop < BATCH_MAX_HOP;
+        let (config, batch) = if batched {
+            let (fw, fh) = batch::frame_shape(p.window, p.hop);
+            (config_for(fw, fh, mode), batch::windows_per_frame(p.hop))
+        } else {
+            (config_for(p.window, p.hop, mode), 1)
+        };
+        let config = config.with_max_workers(self.workers.max(1));
+        let forced = (self.workers, self.force_workers);
+        let mut workers = 1;
+        if mode == Mode::Classic && self.engine != Engine::Fused {
+            // Fail before reading anything when the input's size is known and classic would
+            // not fit the RAM budget.
+            if let (Some(rows), Some(budget)) = (self.input.known_rows(), self.ram_budget) {
+                let windows = if rows < p.window as u64 {
+                    0
+                } else {
+                    (rows - p.window as u64) / p.hop as u64 + 1
+                };
+                let bytes = classic_bytes(rows, windows);
+                if bytes > budget {
+                    return Err(LogsError::OutOfMemory {
+                        bytes,
+                        rows,
+                        budget: Some(budget),
+                    });
+                }
+            }
+        }
         let meter = Meter::start();
         let mut reader = Reader::open(&self.input)?;
         let mut tally = Tally::new();
@@ -355,11 +581,28 @@ impl LogsJob {
         };
         let tail = match mode {
             _ if self.engine == Engine::Fused => fused(&mut reader, p, &mut each)?,
+            _ if batched => run_batched(
+                mode,
+                &config,
+                p,
+                &mut reader,
+                &mut each,
+                forced,
+                &mut workers,
+            )?,
             Mode::Classic => {
                 let signal = read_all(&mut reader)?;
-                match self.engine {
+                let (tail, used) = match self.engine {
                     Engine::Incremental => {
-                        classic!(LogsPipeline, row, config.clone(), p.clone(), &signal, each)
+                        classic!(
+                            LogsPipeline,
+                            row,
+                            config.clone(),
+                            p.clone(),
+                            &signal,
+                            each,
+                            forced
+                        )
                     }
                     Engine::Naive | Engine::Fused => classic!(
                         NaivePipeline,
@@ -367,18 +610,27 @@ impl LogsJob {
                         config.clone(),
                         p.clone(),
                         &signal,
-                        each
+                        each,
+                        forced
                     ),
-                }
+                };
+                workers = used;
+                tail
             }
             _ => match self.engine {
                 Engine::Incremental => {
                     let mut pl = LogsPipeline::new(config.clone(), p.clone())?;
-                    stream(&mut pl, &mut reader, &mut each)?
+                    force(&mut pl, forced.0, forced.1);
+                    let tail = stream(&mut pl, &mut reader, &mut each)?;
+                    workers = pl.workers_used();
+                    tail
                 }
                 Engine::Naive | Engine::Fused => {
                     let mut pl = NaivePipeline::new(config.clone(), p.clone())?;
-                    stream(&mut pl, &mut reader, &mut each)?
+                    force(&mut pl, forced.0, forced.1);
+                    let tail = stream(&mut pl, &mut reader, &mut each)?;
+                    workers = pl.workers_used();
+                    tail
                 }
             },
         };
@@ -389,6 +641,8 @@ impl LogsJob {
             reason,
             engine: self.engine,
             config,
+            workers,
+            batch,
             input: reader.counts(),
             rows: tally.rows,
             windows: tally.windows,
@@ -416,7 +670,8 @@ impl LogsJob {
             .with_key_windows(tw.every, tw.period)
             .with_mode(mode)
             .with_lru_bytes(2 << 20)
-            .with_checkpoint_bytes(8 << 20);
+            .with_checkpoint_bytes(8 << 20)
+            .with_max_workers(self.workers.max(1));
         config.input_buffer_blocks = TIME_BUFFER_ROWS;
         let meter = Meter::start();
         let mut reader = Reader::open(&self.input)?;
@@ -428,6 +683,7 @@ impl LogsJob {
             sink(t, &r)
         };
         let mut pl = TimePipeline::new(config.clone(), self.params.clone())?;
+        force(&mut pl, self.workers, self.force_workers);
         let result = if mode == Mode::Classic {
             let mut signal = read_all(&mut reader)?;
             let keys = in_time_order(&mut signal, &mut latest, &mut counts);
@@ -489,6 +745,8 @@ impl LogsJob {
             reason,
             engine: Engine::Naive,
             config,
+            workers: pl.workers_used(),
+            batch: 1,
             input: reader.counts(),
             rows: tally.rows,
             windows: tally.windows,
@@ -518,7 +776,7 @@ impl fmt::Display for LogsRun {
         if let Some(tw) = self.time {
             writeln!(
                 f,
-                "Mode: {} ({})   Pipeline: per time window   Every: {} s   Period: {} s   Rows skipped for time order: {}   Windows without rows (not written): {}",
+                "Mode: {} ({})   Pipeline: per time window   Every: {} s   Period: {} s   Workers: {}   Rows skipped for time order: {}   Windows without rows (not written): {}",
                 self.mode,
                 if self.requested == Mode::Auto {
                     format!("auto: {}", self.reason)
@@ -527,13 +785,18 @@ impl fmt::Display for LogsRun {
                 },
                 tw.every,
                 tw.period,
+                self.workers,
                 self.time_counts.backwards_skipped,
                 self.time_counts.empty_windows
             )?;
         } else {
+            // Inner windows: the engine's frames hold `batch` of them (see crate::batch).
+            let b = self.batch.max(1);
+            let hop = c.hop / b;
+            let window = c.window - (b - 1) * hop;
             writeln!(
                 f,
-                "Mode: {} ({})   Pipeline: {}   Window: {} rows   Hop: {} rows",
+                "Mode: {} ({})   Pipeline: {}{}   Window: {} rows   Hop: {} rows   Workers: {}",
                 self.mode,
                 if self.requested == Mode::Auto {
                     format!("auto: {}", self.reason)
@@ -541,8 +804,14 @@ impl fmt::Display for LogsRun {
                     "requested".into()
                 },
                 self.engine,
-                c.window,
-                c.hop
+                if b > 1 {
+                    format!(" (engine frames of {b} windows)")
+                } else {
+                    String::new()
+                },
+                window,
+                hop,
+                self.workers
             )?;
         }
         let i = &self.input;

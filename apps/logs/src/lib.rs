@@ -9,6 +9,7 @@
 //!
 //! - [`pipeline`]: the stages and the two pipelines ([`LogsPipeline`], incremental across
 //!   hops; [`NaivePipeline`], each window from its frame, the baseline);
+//! - [`batch`]: small hops (hop 1) as frames of windows ([`batch::BatchPipeline`]);
 //! - [`quantile`]: the quantile definition (NumPy's `method="nearest"`) and the incremental
 //!   structure;
 //! - [`stats`]: drift-free rolling count/mean/std/min/max;
@@ -33,6 +34,7 @@
 //! # Ok::<(), sqrtspace_logs::LogsError>(())
 //! ```
 
+pub mod batch;
 pub mod error;
 pub mod input;
 pub mod job;

@@ -13,7 +13,7 @@
 //! [`NaivePipeline`] computes the same rows from each whole frame (two-pass mean and std,
 //! `select_nth_unstable` quantiles): the baseline of the equivalence tests and benches.
 
-use crate::quantile::{naive_quantiles, RollingQuantiles, Strategy};
+use crate::quantile::{key, naive_quantiles, sort_keys, RollingQuantiles, Strategy};
 use crate::stats::{Aggregates, RollingSummary, Summary};
 use sqrtspace::{pipeline, stage, ByteSize};
 
@@ -120,13 +120,20 @@ impl RowCounts {
     }
 }
 
-/// A run of rows within one hop-aligned block, and the values of those that count.
+/// A run of rows within one hop-aligned block, the values of those that count, and what
+/// the stateful stages need of them precomputed (so that the expensive part is in the pure
+/// [`fresh`] stage, which the engine may compute ahead on several workers).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Piece {
     /// Rows spanned.
     pub rows: u64,
     /// Values of the rows that count, in row order.
     pub values: Vec<f64>,
+    /// Their order-preserving keys ([`key`]) sorted ascending, when the
+    /// window's quantiles use [`Strategy::Blocks`] (else empty).
+    pub keys: Vec<u64>,
+    /// Their count, mean, `M2`, min and max ([`Summary::of`]).
+    pub summary: Summary,
 }
 
 /// The rows new to a window, filtered: all `W` rows of window 0, the last `H` of later
@@ -148,7 +155,7 @@ impl ByteSize for Fresh {
             + self
                 .pieces
                 .iter()
-                .map(|p| p.values.capacity() * 8)
+                .map(|p| p.values.capacity() * 8 + p.keys.capacity() * 8)
                 .sum::<usize>()
     }
 }
@@ -183,19 +190,33 @@ fn filter_into(rows: &[Record], f: &ValueFilter, values: &mut Vec<f64>, counts: 
 /// The rows of `frame` new to its window (see [`Fresh`]): `first` for window 0.
 #[must_use]
 pub fn fresh_rows(frame: &[Record], first: bool, p: &LogsParams) -> Fresh {
+    let mut out = Fresh::default();
+    fresh_rows_into(frame, first, p, &mut out);
+    out
+}
+
+/// [`fresh_rows`] into `out`, reusing its buffers (the same result).
+pub fn fresh_rows_into(frame: &[Record], first: bool, p: &LogsParams, out: &mut Fresh) {
     let (w, h) = (frame.len(), p.hop.min(frame.len()).max(1));
-    let mut out = Fresh {
-        first,
-        pieces: Vec::new(),
-        counts: RowCounts::default(),
-    };
+    out.first = first;
+    out.counts = RowCounts::default();
+    let sort = Strategy::for_window(p.window, p.hop) == Strategy::Blocks;
+    let mut used = 0;
     let mut split = |rows: &[Record]| {
-        let mut values = Vec::with_capacity(rows.len());
-        filter_into(rows, &p.filter, &mut values, &mut out.counts);
-        out.pieces.push(Piece {
-            rows: rows.len() as u64,
-            values,
-        });
+        if used == out.pieces.len() {
+            out.pieces.push(Piece::default());
+        }
+        let piece = &mut out.pieces[used];
+        used += 1;
+        piece.values.clear();
+        filter_into(rows, &p.filter, &mut piece.values, &mut out.counts);
+        piece.rows = rows.len() as u64;
+        piece.summary = Summary::of(&piece.values);
+        piece.keys.clear();
+        if sort {
+            piece.keys.extend(piece.values.iter().map(|&v| key(v)));
+            sort_keys(&mut piece.keys);
+        }
     };
     if first {
         for block in frame.chunks(h) {
@@ -212,7 +233,7 @@ pub fn fresh_rows(frame: &[Record], first: bool, p: &LogsParams) -> Fresh {
             split(&new[off..]);
         }
     }
-    out
+    out.pieces.truncate(used);
 }
 
 /// Stage: the rows new to the window, filtered (see [`fresh_rows`]).
@@ -240,7 +261,7 @@ impl ByteSize for AggState {
 pub fn aggregates(f: &Fresh, #[params] p: &LogsParams, #[state] s: &mut AggState) -> Aggregates {
     for piece in &f.pieces {
         s.rows += piece.rows;
-        s.window.push(s.rows, Summary::of(&piece.values));
+        s.window.push(s.rows, piece.summary);
     }
     s.window.drop_before(s.rows.saturating_sub(p.window as u64));
     s.window.summary().aggregates()
@@ -272,6 +293,17 @@ pub fn quantiles(
         .get_or_insert_with(|| RollingQuantiles::new(Strategy::for_window(p.window, p.hop)));
     let start = s.rows;
     let end = start + f.pieces.iter().map(|piece| piece.rows).sum::<u64>();
+    if window.strategy() == Strategy::Blocks {
+        // The pieces' keys come sorted from the pure `fresh` stage.
+        window.drop_before(end.saturating_sub(p.window as u64));
+        let mut row = start;
+        for piece in &f.pieces {
+            window.push_sorted(row, row + piece.rows, &piece.keys);
+            row += piece.rows;
+        }
+        s.rows = end;
+        return window.quantiles(&p.percentiles);
+    }
     let mut row = start;
     window.slide(
         f.pieces.iter().map(|piece| {

@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use sqrtspace::{Config, Mode};
+use sqrtspace_logs::batch::{self, BatchPipeline};
 use sqrtspace_logs::pipeline::{fresh_rows, naive_stats, Alert, AlertState};
 use sqrtspace_logs::quantile::{naive_quantiles, RollingQuantiles, Strategy as Structure};
 use sqrtspace_logs::{
@@ -203,6 +204,64 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Small hops as frames of windows ([`BatchPipeline`], the last frame padded) give the
+    /// rows of the incremental pipeline with one engine window per window, bit for bit, in
+    /// sqrt mode (pushed in random chunks) and in classic mode.
+    #[test]
+    fn batched_frames_equal_one_window_per_window(
+        rows in prop::collection::vec(record(), 0..3000),
+        w in 1usize..300,
+        h in 1usize..64,
+        chunk in 1usize..2000,
+        f in filter(),
+    ) {
+        let h = h.min(w);
+        let p = params(w, h, f);
+        let rows: Vec<Record> = rows.into_iter().enumerate()
+            .map(|(i, r)| Record { ts: i as i64, ..r }).collect();
+        let mut config = Config::default().with_window(w).with_hop(h).with_mode(Mode::Sqrt);
+        config.input_buffer_blocks = 4096;
+        let mut one = LogsPipeline::new(config, p.clone()).unwrap();
+        let mut want: Vec<[u64; 16]> = Vec::new();
+        for c in rows.chunks(chunk) {
+            one.push_samples(c).unwrap();
+            want.extend(one.pull_until(u64::MAX).unwrap().iter().map(Row::to_bits));
+        }
+        let mut padded = rows.clone();
+        let pad = batch::padding(rows.len() as u64, w, h) as usize;
+        padded.extend(std::iter::repeat_n(batch::PAD, pad));
+        let (fw, fh) = batch::frame_shape(w, h);
+        for mode in [Mode::Sqrt, Mode::Classic] {
+            let mut config = Config::default().with_window(fw).with_hop(fh).with_mode(mode);
+            config.input_buffer_blocks = 64;
+            let mut pl = BatchPipeline::new(config, p.clone()).unwrap();
+            let mut got: Vec<[u64; 16]> = Vec::new();
+            if mode == Mode::Sqrt {
+                for c in padded.chunks(chunk) {
+                    pl.push_samples(c).unwrap();
+                    for b in pl.pull_until(u64::MAX).unwrap() {
+                        got.extend(b.rows.iter().map(Row::to_bits));
+                    }
+                }
+            } else {
+                let frames = pl.config().windows_in(padded.len() as u64);
+                if frames == 0 {
+                    continue;
+                }
+                pl.evaluate_with::<batch::batch>(&padded, 0..frames, |_, b: batch::RowBatch| {
+                    got.extend(b.rows.iter().map(Row::to_bits));
+                }).unwrap();
+            }
+            prop_assert!(got.len() >= want.len(), "{:?}: {} < {}", mode, got.len(), want.len());
+            got.truncate(want.len());
+            prop_assert_eq!(&got, &want, "{:?} w {} h {}", mode, w, h);
+        }
+    }
+}
+
 #[test]
 fn naive_stats_counts_nan_and_filtered_rows() {
     let rows: Vec<Record> = [1.0, f64::NAN, 3.0, 100.0, 2.0]
@@ -278,6 +337,8 @@ fn every_mode_gives_identical_rows() {
     for (input, w, h) in [
         (real.clone(), 1000, 250),
         (real, 300, 1),
+        (InputSpec::synthetic(20_000, 5), 1000, 7),
+        (InputSpec::synthetic(3_000, 6), 2500, 1),
         (InputSpec::synthetic(300_000, 3), 32768, 4096),
         (InputSpec::synthetic(50_000, 4), 5000, 999),
     ] {
@@ -288,6 +349,15 @@ fn every_mode_gives_identical_rows() {
                 .run(&mut |_, _| Ok(()))
                 .unwrap();
             assert!(run.windows > 0);
+            digests.push((mode, run.windows, run.digest, run.rows));
+        }
+        // Two workers forced (the pure `fresh` stage computed ahead in parallel): the same rows.
+        for mode in [Mode::Classic, Mode::Sqrt] {
+            let mut job = LogsJob::new(input.clone(), params.clone(), mode);
+            job.workers = 2;
+            job.force_workers = true;
+            let run = job.run(&mut |_, _| Ok(())).unwrap();
+            assert_eq!(run.workers, 2, "w {w} h {h} {mode}");
             digests.push((mode, run.windows, run.digest, run.rows));
         }
         // The stage functions in a hand-written loop (no engine) give the same rows too.

@@ -233,3 +233,33 @@ fn a_failing_row_writer_stops_the_run_at_its_window_in_every_engine_and_mode() {
         }
     }
 }
+
+#[test]
+fn classic_over_the_ram_budget_is_a_typed_error_before_reading() {
+    let mut job = LogsJob::new(
+        InputSpec::synthetic(1_000_000, 1),
+        LogsParams::new(1000, 250, 80.0),
+        Mode::Classic,
+    );
+    job.ram_budget = Some(1 << 20);
+    let e = job.run(&mut |_, _| Ok(())).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LogsError::OutOfMemory {
+                rows: 1_000_000,
+                budget: Some(1_048_576),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--mode sqrt"), "{e}");
+    // sqrt and auto run within the same budget.
+    for mode in [Mode::Sqrt, Mode::Auto] {
+        job.mode = mode;
+        let run = job.run(&mut |_, _| Ok(())).unwrap();
+        assert_eq!(run.mode, Mode::Sqrt);
+        assert_eq!(run.windows, 3997);
+    }
+}
