@@ -8,12 +8,33 @@ pub use crate::graph::{
     as_str, check_graph, edge_count, render, render_len, resolve, topo, Compute, Format, Graph,
     Has, Slot,
 };
-pub use crate::stage::{InputMeta, Stage, StageMeta, StageOutput, StageState};
+pub use crate::stage::{
+    InputMeta, Stage, StageBuffer, StageMeta, StageOutput, StageScratch, StageState,
+};
 pub use crate::{ByteSize, Error};
 pub use core::result::Result;
 
 /// Asserts at compile time that a state type is usable as stage state.
 pub const fn assert_state<S: StageState>() {}
+/// Asserts at compile time that a type is usable as a stage's `#[scratch]`.
+pub const fn assert_scratch<S: StageScratch>() {}
+/// Asserts at compile time that an output type is usable through an `#[out]` parameter.
+pub const fn assert_buffer<O: StageBuffer>() {}
+
+/// Calls `f` with this thread's scratch value of a stage (the `thread_local!` that `#[stage]`
+/// generates for its `#[scratch]` parameter), or with a fresh `Default` value if that one is
+/// already borrowed (a stage function that runs another evaluation of the same stage).
+#[inline]
+pub fn with_scratch<T: StageScratch, R>(
+    key: &'static std::thread::LocalKey<std::cell::RefCell<T>>,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut T::default()),
+    })
+}
+
 /// Asserts at compile time that an output type is usable as a stage output.
 pub const fn assert_output<O: StageOutput>() {}
 

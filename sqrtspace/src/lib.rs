@@ -153,6 +153,7 @@ pub use bytes::ByteSize;
 pub use config::{Checkpoints, Config, Mode, MIB};
 pub use error::{ConfigError, Error};
 pub use exec::{Pipeline, Session, Sink, SinkFlow, StreamEnd};
+pub use graph::pool::POOL_CAP;
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
 

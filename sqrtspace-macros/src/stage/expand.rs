@@ -11,9 +11,11 @@ use syn::spanned::Spanned;
 pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let name = &func.sig.ident;
     let name_str = name.to_string();
-    let (output, fallible) = match fallible_output(&m.output) {
-        Some(t) => (t, true),
-        None => (&m.output, false),
+    let (output, fallible) = match (&m.buffers.out, fallible_output(&m.output)) {
+        // `#[out] o: &mut O` returning `()` or `Result<(), E>` (checked): the output is `O`.
+        (Some((o, _)), f) => (o, f.is_some()),
+        (None, Some(t)) => (t, true),
+        (None, None) => (&m.output, false),
     };
     let cost = m.cost;
     let p = quote!(::sqrtspace::__private);
@@ -207,7 +209,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             let h = format_ident!("__h{}", i);
             let path = &alias[i];
             let off = inp.offset;
-            quote!(__ex.release::<#path>(&#h, __t.wrapping_sub(#off));)
+            quote!(__ex.release_spent::<#path>(#h, __t.wrapping_sub(#off));)
         });
     let call_args = m.args.iter().map(|a| match a {
         Arg::Input(i) => {
@@ -218,6 +220,8 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         Arg::Params => {
             quote!(<<__G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(__ex.params()))
         }
+        Arg::Out => quote!(&mut __buf),
+        Arg::Scratch => quote!(__scratch),
     });
     let state_param = if stateful { quote!(__state) } else { quote!(_) };
     let init_param = if m.init_params {
@@ -234,6 +238,10 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     };
     let marker = marker(func);
     let ty = marker_path(func);
+    let call = quote!(#name(#(#call_args),*));
+    let (checks, take, call, finish) =
+        buffers(m, &ty, &name_str, call, finish, fallible, &mut bounds);
+    let reuses = m.buffers.out.is_some();
     quote! {
         #func
 
@@ -253,7 +261,10 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                 stateful: #stateful,
                 inputs: &[#(#metas),*],
             };
+            const REUSES_OUTPUT: bool = #reuses;
         }
+
+        #checks
 
         impl<__G> #p::Compute<__G> for #ty
         where
@@ -272,9 +283,10 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                 #state_param: &mut Self::State,
             ) -> #p::Result<Self::Output, #p::Error> {
                 #(#fetches)*
+                #take
                 let __out = {
                     #(#binds)*
-                    #name(#(#call_args),*)
+                    #call
                 };
                 #(#releases)*
                 #finish
@@ -283,10 +295,53 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     }
 }
 
+/// The parts of `compute` that the `#[out]` and `#[scratch]` parameters change: compile-time
+/// checks of their types, taking the output buffer from the pool (`__buf`), the call (with
+/// this thread's scratch as `__scratch`), and what `compute` returns (`__buf` after a call that
+/// returned `()` or `Ok(())`). Without them, `call` and `finish` unchanged.
+fn buffers(
+    m: &Model,
+    ty: &TokenStream,
+    name_str: &str,
+    call: TokenStream,
+    finish: TokenStream,
+    fallible: bool,
+    bounds: &mut Vec<TokenStream>,
+) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
+    let p = quote!(::sqrtspace::__private);
+    let mut checks = TokenStream::new();
+    let mut call = call;
+    let (mut take, mut finish) = (TokenStream::new(), finish);
+    if let Some((s, span)) = &m.buffers.scratch {
+        checks.extend(quote_spanned!(*span=> const _: () = #p::assert_scratch::<#s>();));
+        call = quote! {{
+            ::std::thread_local! {
+                static __SQRTSPACE_SCRATCH: ::core::cell::RefCell<#s> =
+                    ::core::cell::RefCell::new(<#s as ::core::default::Default>::default());
+            }
+            #p::with_scratch(&__SQRTSPACE_SCRATCH, |__scratch| #call)
+        }};
+    }
+    if let Some((o, span)) = &m.buffers.out {
+        checks.extend(quote_spanned!(*span=> const _: () = #p::assert_buffer::<#o>();));
+        bounds.push(quote!(__G: #p::Has<#ty>,));
+        take = quote!(let mut __buf: #o = __ex.take_buffer::<#ty>(););
+        finish = if fallible {
+            quote!(#p::stage_result(__out.map(move |()| __buf), #name_str, __t))
+        } else {
+            quote!({
+                let () = __out;
+                #p::Result::Ok(__buf)
+            })
+        };
+    }
+    (checks, take, call, finish)
+}
+
 /// `T` when `ty` is written `Result<T, E>` (any path ending in `Result` with two type
 /// arguments): the stage is fallible, its output type is `T`, and an `Err` stops the
 /// evaluation with `sqrtspace::Error::Stage`.
-fn fallible_output(ty: &syn::Type) -> Option<&syn::Type> {
+pub(super) fn fallible_output(ty: &syn::Type) -> Option<&syn::Type> {
     let syn::Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
     if last.ident != "Result" {

@@ -1,5 +1,6 @@
 //! `#[stage]`: parse -> check -> expand.
 
+mod buffers;
 mod check;
 mod expand;
 mod parse;
