@@ -79,6 +79,12 @@ impl<S: Stage> Slot<S> {
         Some((o, bytes))
     }
 
+    /// Bytes of the buffers in the pool now ([`ByteSize`]).
+    #[must_use]
+    pub fn pool_bytes(&self) -> usize {
+        self.pool.iter().map(ByteSize::byte_size).sum()
+    }
+
     /// Buffers in the pool now.
     #[must_use]
     pub fn pooled(&self) -> usize {
