@@ -16,22 +16,25 @@ pub use core::result::Result;
 
 /// Asserts at compile time that a state type is usable as stage state.
 pub const fn assert_state<S: StageState>() {}
-/// Asserts at compile time that a type is usable as a stage's `#[scratch]`.
-pub const fn assert_scratch<S: StageScratch>() {}
-/// Asserts at compile time that an output type is usable through an `#[out]` parameter.
-pub const fn assert_buffer<O: StageBuffer>() {}
+/// A fresh `#[scratch]` value (`S::default()`): the generated thread-local's initial value, and
+/// the value [`with_scratch`] lends when the thread's is already borrowed.
+#[inline]
+pub fn scratch_default<S: StageScratch>() -> S {
+    S::default()
+}
 
 /// Calls `f` with this thread's scratch value of a stage (the `thread_local!` that `#[stage]`
-/// generates for its `#[scratch]` parameter), or with a fresh `Default` value if that one is
-/// already borrowed (a stage function that runs another evaluation of the same stage).
+/// generates for its `#[scratch]` parameter), or with `fresh()` if that one is already
+/// borrowed (a stage function that runs another evaluation of the same stage).
 #[inline]
-pub fn with_scratch<T: StageScratch, R>(
+pub fn with_scratch<T: 'static, R>(
     key: &'static std::thread::LocalKey<std::cell::RefCell<T>>,
+    fresh: fn() -> T,
     f: impl FnOnce(&mut T) -> R,
 ) -> R {
     key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut s) => f(&mut s),
-        Err(_) => f(&mut T::default()),
+        Err(_) => f(&mut fresh()),
     })
 }
 

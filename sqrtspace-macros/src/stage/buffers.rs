@@ -12,6 +12,9 @@ pub struct Buffers {
     pub out: Option<(syn::Type, Span)>,
     /// `S` of `#[scratch] s: &mut S`, with where it is written.
     pub scratch: Option<(syn::Type, Span)>,
+    /// An `#[out]` parameter was written, even if malformed (its error is reported, so the
+    /// return type is not also checked as that of a stage without `#[out]`).
+    pub out_written: bool,
 }
 
 /// Whether `pat` is marked `#[out]` or `#[scratch]`.
@@ -40,6 +43,7 @@ pub fn param(pat: &syn::PatType, bufs: &mut Buffers, args: &mut Vec<Arg>, errors
         return;
     }
     let out = marks[0] == "out";
+    bufs.out_written |= out;
     let elem = match &*pat.ty {
         syn::Type::Reference(r) if r.mutability.is_some() => (*r.elem).clone(),
         other => {
@@ -127,4 +131,16 @@ pub fn check_out_return(sig: &syn::Signature, out: &syn::Type, errors: &mut Erro
 
 fn is_unit(t: &syn::Type) -> bool {
     matches!(t, syn::Type::Tuple(tup) if tup.elems.is_empty())
+}
+
+/// `O` of an `#[out] o: &mut O` parameter of `func`, read before the checks (for the fallback
+/// expansion's output type, so that stages downstream of a stage with errors report nothing).
+pub fn declared_out(func: &syn::ItemFn) -> Option<syn::Type> {
+    func.sig.inputs.iter().find_map(|a| match a {
+        syn::FnArg::Typed(p) if p.attrs.iter().any(|a| a.path().is_ident("out")) => match &*p.ty {
+            syn::Type::Reference(r) => Some((*r.elem).clone()),
+            other => Some(other.clone()),
+        },
+        _ => None,
+    })
 }

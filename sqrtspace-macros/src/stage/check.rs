@@ -152,7 +152,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
                     errors.error(
                         &pat.ty,
                         format!(
-                            "state parameter without a state declaration: `{}` takes `{}`, but only a `#[state]` parameter may be `&mut`\n\nhelp: mark it as the stage's state (checkpoints snapshot it): `#[state] {}`",
+                            "state parameter without a state declaration: `{}` takes `{}`, but only a `#[state]`, `#[out]` or `#[scratch]` parameter may be `&mut`\n\nhelp: mark it as the stage's state (checkpoints snapshot it): `#[state] {}`; or, when it is the stage's output written in place, `#[out]` (and return `()`); or per-thread working memory, `#[scratch]`",
                             pretty(&pat.pat),
                             pretty(&pat.ty),
                             pretty(pat),
@@ -255,6 +255,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
     };
     match &buffers.out {
         Some((out, _)) => super::buffers::check_out_return(sig, out, errors),
+        None if buffers.out_written => {}
         None => check_output(sig, &fn_name, errors),
     }
     let cost = attr

@@ -239,8 +239,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let marker = marker(func);
     let ty = marker_path(func);
     let call = quote!(#name(#(#call_args),*));
-    let (checks, take, call, finish) =
-        buffers(m, &ty, &name_str, call, finish, fallible, &mut bounds);
+    let (take, call, finish) = buffers(m, &ty, &name_str, call, finish, fallible, &mut bounds);
     let reuses = m.buffers.out.is_some();
     quote! {
         #func
@@ -263,8 +262,6 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             };
             const REUSES_OUTPUT: bool = #reuses;
         }
-
-        #checks
 
         impl<__G> #p::Compute<__G> for #ty
         where
@@ -295,8 +292,8 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     }
 }
 
-/// The parts of `compute` that the `#[out]` and `#[scratch]` parameters change: compile-time
-/// checks of their types, taking the output buffer from the pool (`__buf`), the call (with
+/// The parts of `compute` that the `#[out]` and `#[scratch]` parameters change: taking the
+/// output buffer from the pool (`__buf`), the call (with
 /// this thread's scratch as `__scratch`), and what `compute` returns (`__buf` after a call that
 /// returned `()` or `Ok(())`). Without them, `call` and `finish` unchanged.
 fn buffers(
@@ -307,25 +304,27 @@ fn buffers(
     finish: TokenStream,
     fallible: bool,
     bounds: &mut Vec<TokenStream>,
-) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
+) -> (TokenStream, TokenStream, TokenStream) {
     let p = quote!(::sqrtspace::__private);
-    let mut checks = TokenStream::new();
     let mut call = call;
     let (mut take, mut finish) = (TokenStream::new(), finish);
     if let Some((s, span)) = &m.buffers.scratch {
-        checks.extend(quote_spanned!(*span=> const _: () = #p::assert_scratch::<#s>();));
+        // Both uses of `scratch_default` at the scratch type: a type without `Default` is one
+        // error there (the library's `StageScratch` message; rustc merges the identical two).
+        let fresh = quote_spanned!(*span=> #p::scratch_default::<#s>);
         call = quote! {{
             ::std::thread_local! {
                 static __SQRTSPACE_SCRATCH: ::core::cell::RefCell<#s> =
-                    ::core::cell::RefCell::new(<#s as ::core::default::Default>::default());
+                    ::core::cell::RefCell::new(#fresh());
             }
-            #p::with_scratch(&__SQRTSPACE_SCRATCH, |__scratch| #call)
+            #p::with_scratch(&__SQRTSPACE_SCRATCH, #fresh, |__scratch| #call)
         }};
     }
     if let Some((o, span)) = &m.buffers.out {
-        checks.extend(quote_spanned!(*span=> const _: () = #p::assert_buffer::<#o>();));
         bounds.push(quote!(__G: #p::Has<#ty>,));
-        take = quote!(let mut __buf: #o = __ex.take_buffer::<#ty>(););
+        // At the output type: one error there when it has no `Default` (`StageBuffer`).
+        let at = respan(quote!(#ty), *span);
+        take = quote_spanned!(*span=> let mut __buf: #o = __ex.take_buffer::<#at>(););
         finish = if fallible {
             quote!(#p::stage_result(__out.map(move |()| __buf), #name_str, __t))
         } else {
@@ -335,7 +334,7 @@ fn buffers(
             })
         };
     }
-    (checks, take, call, finish)
+    (take, call, finish)
 }
 
 /// `T` when `ty` is written `Result<T, E>` (any path ending in `Result` with two type
@@ -418,7 +417,11 @@ fn marker_path(func: &syn::ItemFn) -> TokenStream {
 /// The marker's metadata keeps the inputs as written (those that name another stage), so that
 /// the pipeline's graph checks (the default output, cycles) see the stage's real edges and
 /// report nothing about it either.
-pub fn fallback(func: &syn::ItemFn, inputs: Option<&[InputRef]>) -> TokenStream {
+pub fn fallback(
+    func: &syn::ItemFn,
+    inputs: Option<&[InputRef]>,
+    declared_out: Option<&syn::Type>,
+) -> TokenStream {
     // A method (it takes `self`) sits in an impl block, where no struct or impl may follow it.
     if func.sig.receiver().is_some() {
         return quote!(#func);
@@ -438,7 +441,12 @@ pub fn fallback(func: &syn::ItemFn, inputs: Option<&[InputRef]>) -> TokenStream 
             syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
         });
     }
-    let output = match &func.sig.output {
+    // With an `#[out] o: &mut O` parameter, `O` is the output.
+    let returned = match declared_out {
+        Some(o) => syn::ReturnType::Type(Default::default(), Box::new(o.clone())),
+        None => func.sig.output.clone(),
+    };
+    let output = match &returned {
         syn::ReturnType::Type(_, t)
             if !matches!(**t, syn::Type::Reference(_))
                 && !mentions(t.to_token_stream(), &local) =>

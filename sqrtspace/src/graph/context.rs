@@ -191,7 +191,7 @@ impl<G: Graph> Exec<'_, G> {
     pub fn take_buffer<S: Stage>(&mut self) -> S::Output
     where
         G: Has<S>,
-        S::Output: Default,
+        S::Output: crate::stage::StageBuffer,
     {
         match G::slot_mut(&mut self.core.slots).take_pooled() {
             Some((o, bytes)) => {
