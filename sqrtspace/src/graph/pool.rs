@@ -91,3 +91,80 @@ impl<S: Stage> Slot<S> {
         self.pool.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage::StageMeta;
+
+    /// A stage marker with an `#[out]` parameter (pool on).
+    struct Out;
+    impl Stage for Out {
+        type Output = Vec<f32>;
+        type State = ();
+        const META: StageMeta = StageMeta {
+            name: "out",
+            id: "tests::out",
+            cost: 1,
+            stateful: false,
+            inputs: &[],
+        };
+        const REUSES_OUTPUT: bool = true;
+    }
+
+    /// The same without `#[out]` (no pool).
+    struct Owned;
+    impl Stage for Owned {
+        type Output = Vec<f32>;
+        type State = ();
+        const META: StageMeta = Out::META;
+    }
+
+    fn bytes(cap: usize) -> usize {
+        Vec::<f32>::with_capacity(cap).byte_size()
+    }
+
+    #[test]
+    fn recycle_counts_exact_bytes_up_to_the_cap() {
+        let mut slot = Slot::<Out>::default();
+        assert_eq!(slot.recycle(Vec::with_capacity(10)), bytes(10));
+        assert_eq!(slot.recycle(Vec::with_capacity(7)), bytes(7));
+        // Full: dropped, nothing more held.
+        assert_eq!(slot.recycle(Vec::with_capacity(99)), 0);
+        assert_eq!(slot.pooled(), POOL_CAP);
+        assert_eq!(slot.pool_bytes(), bytes(10) + bytes(7));
+        // Taken back with the bytes it was counted with (last in, first out).
+        let (o, b) = slot.take_pooled().unwrap();
+        assert_eq!((o.capacity(), b), (7, bytes(7)));
+        assert_eq!(slot.pool_bytes(), bytes(10));
+        assert!(slot.take_pooled().is_some());
+        assert!(slot.take_pooled().is_none());
+        assert_eq!(slot.pool_bytes(), 0);
+    }
+
+    #[test]
+    fn stages_without_out_keep_no_pool() {
+        let mut slot = Slot::<Owned>::default();
+        assert_eq!(slot.recycle(vec![1.0; 4]), 0);
+        assert_eq!(slot.pooled(), 0);
+    }
+
+    #[test]
+    fn evictions_report_the_bytes_they_pooled() {
+        let mut slot = Slot::<Out>::default();
+        slot.cache.insert(3, Vec::with_capacity(12));
+        slot.cache.insert(4, Vec::with_capacity(5));
+        let ((), pooled) = evicting(|| {
+            slot.evict_output(3);
+            slot.evict_output(4);
+            // Absent: nothing.
+            slot.evict_output(9);
+        });
+        assert_eq!(pooled, bytes(12) + bytes(5));
+        assert_eq!(pooled, slot.pool_bytes());
+        assert!(slot.cache.is_empty());
+        // The tally starts from zero at each `evicting`.
+        let ((), again) = evicting(|| slot.evict_output(3));
+        assert_eq!(again, 0);
+    }
+}
