@@ -26,7 +26,7 @@
 //! Evictions run through the pipeline's generated dispatch (`Graph::evict_output`), which has
 //! no access to the engine state: the slot adds the bytes it took into its pool to a
 //! thread-local tally, and the callers of the dispatch fold it into `Core::pool_bytes` with
-//! [`evicting`] right after (same thread, no interleaving).
+//! `evicting` right after (same thread, no interleaving).
 
 use crate::bytes::ByteSize;
 use crate::graph::slot::Slot;
