@@ -18,6 +18,13 @@
 //!   (LRU 1 MiB), `classic_mode` and `sqrt_mode_default_lru_64mib` over the chain's 2045
 //!   windows, and `reread_fused_loop`, `reread_sqrt_lru_0`, `reread_sqrt_lru_1mib` over the
 //!   audio pipeline.
+//! - Buffer reuse: `ChainOut` is the same chain written with `#[out]` parameters (the spectrum
+//!   and the band are filled into recycled buffers), against `fused_loop_reuse`, the
+//!   hand-fused loop that allocates its two buffers once: criterion `fused_loop_reuse`,
+//!   `sqrt_mode_out`, `classic_mode_out`. The binary counts heap allocations (a counting
+//!   wrapper around the system allocator, this binary only) and the report prints them per
+//!   window.
+//! - `SQRTSPACE_BENCH_REUSE=1 cargo bench --bench fused`: that buffer-reuse table alone.
 //! - `SQRTSPACE_BENCH_REPORT=1 cargo bench --bench fused`: no criterion; prints the
 //!   sqrt/fused time ratio (median of 5 runs each), a breakdown of where the time goes, the
 //!   engine's live-bytes high-water and the process's peak RSS for streams of T, 4T and 16T
@@ -34,7 +41,55 @@ use criterion::{Criterion, Throughput};
 use num_complex::Complex32;
 use sqrtspace::{pipeline, stage, Config, Error, Meter, Mode, Pipeline, MIB};
 use sqrtspace_audio::pipeline::smooth;
-use sqrtspace_audio::{fused_loop, hann_spectrum, AudioParams, AudioPipeline, OutputDigest};
+use sqrtspace_audio::{
+    fused_loop, hann_spectrum, hann_spectrum_into, AudioParams, AudioPipeline, OutputDigest,
+};
+
+/// Heap allocations of this binary, counted (the report's "allocs/window").
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+/// A counting wrapper around the system allocator: every `alloc`, `alloc_zeroed` and
+/// `realloc` adds one to [`counting::allocations`]. Bench binary only.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+    /// Allocations (including reallocations) since the process started.
+    pub fn allocations() -> u64 {
+        ALLOCATIONS.load(Relaxed)
+    }
+
+    /// The counting allocator.
+    pub struct Counting;
+
+    // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
+    // `System`'s guarantees are this allocator's.
+    #[allow(unsafe_code)]
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+            // SAFETY: forwarded as is (see above).
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+            // SAFETY: forwarded as is.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+            // SAFETY: forwarded as is.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: forwarded as is.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
 
 /// Sample rate of the synthetic signal, Hz.
 const SAMPLE_RATE: f32 = 44_100.0;
@@ -182,6 +237,82 @@ pipeline! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The same chain with buffer reuse: the spectrum and the band filled into recycled buffers
+// (`#[out]`), the features and the class as before.
+
+/// [`spectrum`] written into a recycled buffer (every bin overwritten).
+#[stage(inputs = [input], cost = 10)]
+fn spectrum_out(frame: &[f32], #[out] out: &mut Vec<Complex32>) {
+    hann_spectrum_into(frame, out);
+}
+
+/// [`band`] written into a recycled buffer (cleared, then refilled).
+#[stage(inputs = [spectrum_out], cost = 1)]
+fn band_out(spec: &[Complex32], #[params] p: &BandParams, #[out] out: &mut Vec<Complex32>) {
+    let kept = p.kept(spec.len());
+    out.clear();
+    out.extend(
+        spec.iter()
+            .enumerate()
+            .map(|(k, &c)| if kept.contains(&k) { c } else { ZERO }),
+    );
+}
+
+/// [`features`] of [`band_out`].
+#[stage(inputs = [band_out], cost = 2)]
+fn features_out(spec: &[Complex32], #[params] p: &BandParams) -> Features {
+    features(spec, p)
+}
+
+/// [`classify`] of [`features_out`].
+#[stage(inputs = [features_out], cost = 1)]
+fn classify_out(f: &Features) -> u8 {
+    classify(f)
+}
+
+pipeline! {
+    /// The chain with `#[out]` stages.
+    pub struct ChainOut {
+        sample: f32,
+        params: BandParams,
+        stages: [spectrum_out, band_out, features_out, classify_out],
+        output: classify_out,
+    }
+}
+
+/// The chain called by hand with its two buffers allocated once: the best a hand-written loop
+/// does (the reference of buffer reuse).
+fn fused_reuse_with(signal: &[f32], p: &BandParams, windows: u64, mut sink: impl FnMut(u64, u8)) {
+    let (mut spec, mut banded) = (Vec::new(), Vec::new());
+    for t in 0..windows {
+        let s = t as usize * HOP;
+        spectrum_out(&signal[s..s + WINDOW], &mut spec);
+        band_out(&spec, p, &mut banded);
+        let f = features(&banded, p);
+        sink(t, classify(&f));
+    }
+}
+
+fn fused_reuse_tally(signal: &[f32], p: &BandParams, windows: u64) -> [u64; 3] {
+    let mut tally = [0u64; 3];
+    fused_reuse_with(signal, p, windows, |_, c| tally[usize::from(c)] += 1);
+    tally
+}
+
+fn chain_out(mode: Mode, lru_bytes: usize) -> Pipeline<ChainOut> {
+    ChainOut::new(config(mode, lru_bytes), BandParams::default()).expect("a valid configuration")
+}
+
+/// [`engine_tally`] for the `#[out]` chain.
+fn engine_out_tally(pipe: &mut Pipeline<ChainOut>, signal: &[f32], windows: u64) -> [u64; 3] {
+    pipe.reset();
+    let mut tally = [0u64; 3];
+    pipe.evaluate_with::<classify_out>(signal, 0..windows, |_, c| tally[usize::from(c)] += 1)
+        .expect("the chain cannot fail");
+    tally
+}
+
+// ---------------------------------------------------------------------------------------------
 // The signal and the three ways to run the chain.
 
 /// A deterministic synthetic signal, generated in order: two sines with slow envelopes plus
@@ -289,6 +420,18 @@ fn bench_fused(c: &mut Criterion) {
     });
     g.bench_function("sqrt_mode_default_lru_64mib", |b| {
         b.iter(|| engine_tally(&mut sqrt_default, black_box(&signal), windows));
+    });
+    // Buffer reuse: the `#[out]` chain against the hand-fused loop with buffers allocated once.
+    let mut sqrt_out = chain_out(Mode::Sqrt, SQRT_LRU);
+    let mut classic_out = chain_out(Mode::Classic, SQRT_LRU);
+    g.bench_function("fused_loop_reuse", |b| {
+        b.iter(|| fused_reuse_tally(black_box(&signal), &params, windows))
+    });
+    g.bench_function("sqrt_mode_out", |b| {
+        b.iter(|| engine_out_tally(&mut sqrt_out, black_box(&signal), windows))
+    });
+    g.bench_function("classic_mode_out", |b| {
+        b.iter(|| engine_out_tally(&mut classic_out, black_box(&signal), windows))
     });
     // The graph that re-reads its outputs: here the LRU budget matters.
     let ap = AudioParams::new(SAMPLE_RATE as u32);
@@ -402,6 +545,11 @@ mod group {
 }
 
 fn main() {
+    // The buffer-reuse table alone (a quicker look than the whole report).
+    if std::env::var_os("SQRTSPACE_BENCH_REUSE").is_some() {
+        reuse_report(&Synth::new().take(samples_for(WINDOWS)));
+        return;
+    }
     if report_requested() {
         report();
         return;
@@ -541,6 +689,8 @@ fn report() {
         human(SQRT_LRU as u64)
     );
 
+    reuse_report(&signal);
+
     // Where the fused loop's time goes (prefixes of the chain, by hand).
     println!("\n-- where the fused loop's time goes: prefixes of the chain called by hand, median of {RUNS}");
     let frames = |t: u64| &signal[t as usize * HOP..t as usize * HOP + WINDOW];
@@ -670,4 +820,114 @@ fn compare(label: &str, signal: &[f32], mode: Mode, lru: usize) -> f64 {
         human(pipe.counters().live_bytes_high_water as u64)
     );
     ratio
+}
+
+/// Allocations made by `f`, and its result.
+fn allocations<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    let before = counting::allocations();
+    let r = f();
+    (counting::allocations() - before, r)
+}
+
+/// Buffer reuse: the owned chain and the `#[out]` chain in sqrt mode against the fused loops
+/// (owned, and with buffers allocated once), interleaved, medians of [`RUNS`]; with the heap
+/// allocations per window of each (the whole run, pools and plans started empty by
+/// `reset`, and the steady state: the difference between a run of all windows and one of half
+/// of them, per window).
+fn reuse_report(signal: &[f32]) {
+    let params = BandParams::default();
+    let windows = config(Mode::Sqrt, SQRT_LRU).windows_in(signal.len() as u64);
+    let half = windows / 2;
+    let mut owned = chain(Mode::Sqrt, SQRT_LRU);
+    let mut out = chain_out(Mode::Sqrt, SQRT_LRU);
+    let reference = fused_tally(signal, &params, windows);
+    assert_eq!(fused_reuse_tally(signal, &params, windows), reference);
+    assert_eq!(engine_out_tally(&mut out, signal, windows), reference);
+    let mut outputs_owned = Vec::new();
+    fused_with(signal, &params, windows, |_, c| outputs_owned.push(c));
+    let outputs_out = chain_out(Mode::Sqrt, SQRT_LRU)
+        .evaluate::<classify_out>(signal, 0..windows)
+        .expect("runs");
+    assert_eq!(
+        outputs_owned, outputs_out,
+        "#[out] chain differs from the owned one"
+    );
+    println!(
+        "\n-- buffer reuse: {windows} windows, sqrt LRU {}; median of {RUNS} runs, all four interleaved; outputs identical",
+        human(SQRT_LRU as u64)
+    );
+    println!(
+        "{:<40} {:>10} {:>10} {:>10} {:>16} {:>16}",
+        "run", "wall", "CPU", "per window", "allocs/window", "steady allocs/w"
+    );
+    type Run<'a> = Box<dyn FnMut(u64) + 'a>;
+    let p = &params;
+    let mut runs: Vec<(&str, Run<'_>)> = vec![
+        (
+            "fused loop, owned outputs",
+            Box::new(|n| {
+                black_box(fused_tally(black_box(signal), p, n));
+            }),
+        ),
+        (
+            "fused loop, buffers allocated once",
+            Box::new(|n| {
+                black_box(fused_reuse_tally(black_box(signal), p, n));
+            }),
+        ),
+        (
+            "sqrt, owned stages (Chain)",
+            Box::new(|n| {
+                black_box(engine_tally(&mut owned, black_box(signal), n));
+            }),
+        ),
+        (
+            "sqrt, #[out] stages (ChainOut)",
+            Box::new(|n| {
+                black_box(engine_out_tally(&mut out, black_box(signal), n));
+            }),
+        ),
+    ];
+    let mut allocs = Vec::new();
+    for (_, run) in &mut runs {
+        run(windows);
+        let (all, ()) = allocations(|| run(windows));
+        let (part, ()) = allocations(|| run(half));
+        allocs.push((
+            all as f64 / windows as f64,
+            all.saturating_sub(part) as f64 / (windows - half) as f64,
+        ));
+    }
+    let mut times = vec![(Vec::new(), Vec::new()); runs.len()];
+    for _ in 0..RUNS {
+        for (i, (_, run)) in runs.iter_mut().enumerate() {
+            let m = Meter::start();
+            run(windows);
+            let d = m.stop();
+            times[i].0.push(d.wall);
+            times[i].1.push(d.cpu);
+        }
+    }
+    let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+    for (i, (label, _)) in runs.iter().enumerate() {
+        let wall = median_of(times[i].0.clone());
+        let cpu = median_of(times[i].1.clone());
+        walls.push(wall.as_secs_f64());
+        cpus.push(cpu.as_secs_f64());
+        println!(
+            "{label:<40} {:>10} {:>10} {:>10} {:>16.2} {:>16.2}",
+            ms(wall),
+            ms(cpu),
+            per_window(windows, wall),
+            allocs[i].0,
+            allocs[i].1
+        );
+    }
+    println!(
+        "#[out] sqrt / fused with buffers allocated once: wall {:.3}, CPU {:.3} (goal <= 1.02); owned sqrt / owned fused: wall {:.3}, CPU {:.3}",
+        walls[3] / walls[1],
+        cpus[3] / cpus[1],
+        walls[2] / walls[0],
+        cpus[2] / cpus[0]
+    );
 }

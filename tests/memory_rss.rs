@@ -40,11 +40,13 @@ pipeline! {
     }
 }
 
-/// 16 band sums of the frame.
+/// 16 band sums of the frame, written into a recycled buffer (`#[out]`: the pool of spent
+/// outputs must not grow with the stream either).
 #[stage(inputs = [input])]
-fn bands(frame: &[f32]) -> Vec<f32> {
+fn bands(frame: &[f32], #[out] out: &mut Vec<f32>) {
     let n = frame.len().div_ceil(16);
-    frame.chunks(n).map(|c| c.iter().sum()).collect()
+    out.clear();
+    out.extend(frame.chunks(n).map(|c| c.iter().sum::<f32>()));
 }
 
 /// Spectral-flux-like change against the previous window.

@@ -8,12 +8,36 @@ pub use crate::graph::{
     as_str, check_graph, edge_count, render, render_len, resolve, topo, Compute, Format, Graph,
     Has, Slot,
 };
-pub use crate::stage::{InputMeta, Stage, StageMeta, StageOutput, StageState};
+pub use crate::stage::{
+    InputMeta, Stage, StageBuffer, StageMeta, StageOutput, StageScratch, StageState,
+};
 pub use crate::{ByteSize, Error};
 pub use core::result::Result;
 
 /// Asserts at compile time that a state type is usable as stage state.
 pub const fn assert_state<S: StageState>() {}
+/// A fresh `#[scratch]` value (`S::default()`): the generated thread-local's initial value, and
+/// the value [`with_scratch`] lends when the thread's is already borrowed.
+#[inline]
+pub fn scratch_default<S: StageScratch>() -> S {
+    S::default()
+}
+
+/// Calls `f` with this thread's scratch value of a stage (the `thread_local!` that `#[stage]`
+/// generates for its `#[scratch]` parameter), or with `fresh()` if that one is already
+/// borrowed (a stage function that runs another evaluation of the same stage).
+#[inline]
+pub fn with_scratch<T: 'static, R>(
+    key: &'static std::thread::LocalKey<std::cell::RefCell<T>>,
+    fresh: fn() -> T,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut fresh()),
+    })
+}
+
 /// Asserts at compile time that an output type is usable as a stage output.
 pub const fn assert_output<O: StageOutput>() {}
 

@@ -140,6 +140,60 @@
 //! ([`Pipeline::over_keyed`], [`Pipeline::push_keyed`], [`Pipeline::stream_keyed`]); every
 //! mode, the worker pool, lookback, state and checkpoints work unchanged, per window index.
 //! Definition, streaming and the memory bound: [`framing`].
+//!
+//! ## Buffer reuse
+//!
+//! A stage may write its output in place instead of returning it: `#[out] out: &mut O` (and
+//! return `()`, or `Result<(), E>` when it can fail). The engine hands it a buffer from the
+//! stage's own pool of spent outputs, or `O::default()` while the pool is empty. Spent outputs
+//! return to that pool when nobody can read them again: an output read once, at the end of its
+//! consumer's call; an output the LRU evicts or push mode drops as dead. Outputs handed to the
+//! caller are the caller's. The buffer holds a stale output of the same stage (unspecified
+//! contents and length): the stage must overwrite it fully (`out.clear(); out.extend(..)`, or
+//! `resize` then write every element), and its outputs are then bit-identical to the owned
+//! style in every mode. A pool keeps at most [`POOL_CAP`] buffers per stage and engine state
+//! (each worker thread has its own), counted exactly in [`Pipeline::pool_bytes`] and in the
+//! live bytes. Details: [`graph::pool`].
+//!
+//! `#[scratch] s: &mut S` (`S: Default`) is per-thread working memory (FFT buffers,
+//! temporaries): never checkpointed, never part of an output, `S::default()` on each thread's
+//! first call and whatever an earlier call on that thread left afterwards, so a stage must not
+//! let its contents change the output. It lives in a thread-local of the stage (so it is shared
+//! by all pipelines that run the stage on that thread, and freed when the thread ends), and is
+//! not counted in the engine's budgets.
+//!
+//! ```
+//! use sqrtspace::{pipeline, stage, Config};
+//!
+//! #[stage(inputs = [input])]
+//! fn squares(frame: &[f32], #[out] out: &mut Vec<f32>) {
+//!     out.clear();
+//!     out.extend(frame.iter().map(|x| x * x));
+//! }
+//!
+//! #[stage(inputs = [squares])]
+//! fn energy(x: &[f32], #[scratch] sorted: &mut Vec<f32>) -> f32 {
+//!     sorted.clear();
+//!     sorted.extend_from_slice(x);
+//!     sorted.sort_by(f32::total_cmp);
+//!     sorted.iter().sum()
+//! }
+//!
+//! pipeline! {
+//!     /// Energy per window.
+//!     pub struct Energy { stages: [squares, energy] }
+//! }
+//!
+//! let config = Config::default().with_window(4).with_hop(4);
+//! let mut p = Energy::new(config, ())?;
+//! let e = p.evaluate::<energy>(&[1.0, 2.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0], 0..2)?;
+//! assert_eq!(e, [5.0, 9.0]);
+//! # Ok::<(), sqrtspace::Error>(())
+//! ```
+//!
+//! `stream` takes chunks that are anything `AsRef<[T]>`, borrowed slices included
+//! (`samples.chunks(4096).map(Ok::<_, Error>)`): the engine copies the samples it needs into its
+//! own bounded input buffer.
 #![warn(missing_docs)]
 
 pub mod bytes;
@@ -168,6 +222,7 @@ pub use config::{Checkpoints, Config, Mode, MIB};
 pub use error::{ConfigError, Error};
 pub use exec::{Pipeline, Session, Sink, SinkFlow, StreamEnd};
 pub use framing::KeyWindows;
+pub use graph::pool::POOL_CAP;
 pub use metrics::{Counters, Meter, Report, Usage, Verification};
 pub use num_complex::{Complex, Complex32};
 

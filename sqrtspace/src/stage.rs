@@ -82,6 +82,32 @@ pub trait StageState: Clone + ByteSize + 'static {}
 #[diagnostic::do_not_recommend]
 impl<T: Clone + ByteSize + 'static> StageState for T {}
 
+/// A type a stage may take as `#[scratch] s: &mut S`: per-thread working memory (FFT buffers,
+/// temporaries) that is never checkpointed, never part of an output, and starts as
+/// `S::default()` on each thread. Its contents when a call starts are whatever an earlier call
+/// on the same thread left (of this stage, in any pipeline): a stage must not let them change
+/// its output. See "Buffer reuse" in the crate docs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a stage's #[scratch]: each thread starts from `Default::default()`, so it must implement Default",
+    label = "this scratch type",
+    note = "add `#[derive(Default)]` to `{Self}` (or implement `Default` by hand)"
+)]
+pub trait StageScratch: Default + 'static {}
+#[diagnostic::do_not_recommend]
+impl<T: Default + 'static> StageScratch for T {}
+
+/// An output type a stage may fill through an `#[out] out: &mut O` parameter: a stage output
+/// that has a `Default` (the buffer handed over when the stage's pool of spent outputs is
+/// empty). See [`crate::graph::pool`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an #[out] buffer: when the pool of spent outputs is empty the engine hands over `Default::default()`, so it must implement Default (and Clone, Send, sqrtspace::ByteSize)",
+    label = "this output type",
+    note = "add `#[derive(Default)]` to `{Self}`, or return the output by value (`-> {Self}`) instead of taking `#[out]`"
+)]
+pub trait StageBuffer: StageOutput + Default {}
+#[diagnostic::do_not_recommend]
+impl<T: StageOutput + Default> StageBuffer for T {}
+
 /// A pipeline stage. `#[stage]` implements it on a hidden marker type that shares the
 /// function's name; users never implement it by hand.
 ///
@@ -95,4 +121,7 @@ pub trait Stage: 'static {
     type State: StageState;
     /// Compile-time description.
     const META: StageMeta;
+    /// Whether the stage writes its output into a recycled buffer (an `#[out]` parameter):
+    /// then its spent outputs go back to its pool ([`crate::graph::pool`]).
+    const REUSES_OUTPUT: bool = false;
 }

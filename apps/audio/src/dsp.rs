@@ -178,9 +178,21 @@ thread_local! {
 /// costs one allocation (the returned `Vec`) and no re-planning.
 /// An empty frame gives an empty spectrum. Never panics.
 pub fn hann_spectrum(frame: &[f32]) -> Vec<Complex32> {
+    let mut out = Vec::with_capacity(frame.len() / 2 + 1);
+    hann_spectrum_into(frame, &mut out);
+    out
+}
+
+/// [`hann_spectrum`] written into `out` (resized to `frame.len() / 2 + 1` bins, every bin
+/// overwritten; emptied for an empty frame), for stages that fill a recycled buffer
+/// (`#[out] out: &mut Vec<Complex32>`): no allocation once `out` has the capacity and the
+/// plan for this length is cached on the thread. Bit-identical to [`hann_spectrum`].
+/// Never panics.
+pub fn hann_spectrum_into(frame: &[f32], out: &mut Vec<Complex32>) {
     let n = frame.len();
     if n == 0 {
-        return Vec::new();
+        out.clear();
+        return;
     }
     STFT_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
@@ -194,17 +206,16 @@ pub fn hann_spectrum(frame: &[f32]) -> Vec<Complex32> {
             None => {
                 // `n > 0`, so planning cannot fail.
                 let Ok(stft) = Stft::new(n) else {
-                    return Vec::new();
+                    out.clear();
+                    return;
                 };
                 cache.truncate(PLAN_CACHE - 1);
                 cache.insert(0, stft);
             }
         }
-        let mut out = Vec::with_capacity(n / 2 + 1);
-        match cache[0].process(frame, &mut out) {
-            Ok(()) => out,
-            // Unreachable: the plan was selected by length.
-            Err(_) => Vec::new(),
+        // Unreachable error: the plan was selected by length.
+        if cache[0].process(frame, out).is_err() {
+            out.clear();
         }
     })
 }
@@ -253,18 +264,31 @@ pub fn bandpass(
     sample_rate: f32,
     window: usize,
 ) -> Vec<Complex32> {
+    let mut out = Vec::with_capacity(spectrum.len());
+    bandpass_into(spectrum, f_lo, f_hi, sample_rate, window, &mut out);
+    out
+}
+
+/// [`bandpass`] written into `out` (cleared, then filled with `spectrum.len()` bins), for
+/// stages that fill a recycled buffer: no allocation once `out` has the capacity.
+/// Bit-identical to [`bandpass`].
+pub fn bandpass_into(
+    spectrum: &[Complex32],
+    f_lo: f32,
+    f_hi: f32,
+    sample_rate: f32,
+    window: usize,
+    out: &mut Vec<Complex32>,
+) {
     let keep = band_bins(f_lo, f_hi, window, sample_rate);
-    spectrum
-        .iter()
-        .enumerate()
-        .map(|(k, &x)| {
-            if keep.contains(&k) {
-                x
-            } else {
-                Complex32::new(0.0, 0.0)
-            }
-        })
-        .collect()
+    out.clear();
+    out.extend(spectrum.iter().enumerate().map(|(k, &x)| {
+        if keep.contains(&k) {
+            x
+        } else {
+            Complex32::new(0.0, 0.0)
+        }
+    }));
 }
 
 /// The RMS level below which [`classify`] reports [`Class::Silence`]: −50 dBFS.

@@ -27,10 +27,10 @@ pub mod pipeline;
 
 pub use decode::{read_all, AudioReader, DecodeError};
 pub use dsp::{
-    band_bins, band_features, bandpass, bin_frequency, classify, hann_periodic, hann_spectrum,
-    rms_dbfs, spectral_features, spectral_flux, Class, ClassSmoother, ClassSummary, DspError,
-    Features, Segment, Stft, DEFAULT_FLATNESS_SPLIT, DEFAULT_HOLD, DEFAULT_SILENCE_DBFS,
-    RMS_FLOOR_DBFS,
+    band_bins, band_features, bandpass, bandpass_into, bin_frequency, classify, hann_periodic,
+    hann_spectrum, hann_spectrum_into, rms_dbfs, spectral_features, spectral_flux, Class,
+    ClassSmoother, ClassSummary, DspError, Features, Segment, Stft, DEFAULT_FLATNESS_SPLIT,
+    DEFAULT_HOLD, DEFAULT_SILENCE_DBFS, RMS_FLOOR_DBFS,
 };
 pub use pipeline::{
     demo_config, describe_summary, fused_loop, AudioError, AudioJob, AudioParams, AudioPipeline,

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! - [`spectrum`]: one-sided spectrum of the periodic-Hann-windowed frame
-//!   ([`hann_spectrum`], realfft); `window / 2 + 1` bins, bin `k` at `k · sample_rate / window` Hz.
+//!   ([`hann_spectrum`](dsp::hann_spectrum), realfft); `window / 2 + 1` bins, bin `k` at `k · sample_rate / window` Hz.
 //! - [`bandpass`]: the spectrum with every bin outside `[f_lo, f_hi]` Hz zeroed
 //!   ([`dsp::bandpass`]).
 //! - [`features`]: spectral centroid (Hz), peak (Hz), flatness, kurtosis over the band and the
@@ -35,7 +35,7 @@ use num_complex::Complex32;
 
 use crate::decode::{AudioReader, DecodeError};
 use crate::dsp::{
-    self, band_bins, band_features, hann_spectrum, spectral_flux, Class, ClassSmoother,
+    self, band_bins, band_features, hann_spectrum_into, spectral_flux, Class, ClassSmoother,
     ClassSummary, DspError, Features, DEFAULT_FLATNESS_SPLIT, DEFAULT_SILENCE_DBFS,
 };
 use sqrtspace::config::{Checkpoints, Config, Mode, MIB};
@@ -339,17 +339,24 @@ impl ByteSize for WindowClass {}
 // The stages.
 
 /// The one-sided spectrum of the periodic-Hann-windowed frame: `window / 2 + 1` bins,
-/// unnormalised ([`hann_spectrum`]).
+/// unnormalised ([`hann_spectrum`](dsp::hann_spectrum)), written into `out` (a recycled buffer: see "Buffer
+/// reuse" in the `sqrtspace` docs; every bin is overwritten).
 #[stage(inputs = [input], cost = 10)]
-pub fn spectrum(frame: &[f32]) -> Vec<Complex32> {
-    hann_spectrum(frame)
+pub fn spectrum(frame: &[f32], #[out] out: &mut Vec<Complex32>) {
+    hann_spectrum_into(frame, out);
 }
 
 /// The spectrum with every bin whose centre lies outside `[f_lo, f_hi]` Hz zeroed
-/// ([`dsp::bandpass`]); the frame is read only for its length.
+/// ([`dsp::bandpass`]), written into `out` (a recycled buffer, cleared and refilled); the
+/// frame is read only for its length.
 #[stage(inputs = [spectrum, input], cost = 1)]
-pub fn bandpass(spec: &[Complex32], frame: &[f32], #[params] p: &AudioParams) -> Vec<Complex32> {
-    dsp::bandpass(spec, p.f_lo, p.f_hi, p.rate(), frame.len())
+pub fn bandpass(
+    spec: &[Complex32],
+    frame: &[f32],
+    #[params] p: &AudioParams,
+    #[out] out: &mut Vec<Complex32>,
+) {
+    dsp::bandpass_into(spec, p.f_lo, p.f_hi, p.rate(), frame.len(), out);
 }
 
 /// Spectral features over the band's bins ([`band_features`]) and the RMS level of the
@@ -414,17 +421,21 @@ pub fn fused_loop(
     let (w, h) = (config.window, config.hop);
     let windows = config.windows_in(signal.len() as u64);
     let mut state = ClassSmoother::default();
+    // Buffers allocated once: the spectrum's, and two bands (this window's and the previous
+    // one, swapped each window).
+    let (mut spec, mut band) = (Vec::new(), Vec::new());
     let mut previous: Option<Vec<Complex32>> = None;
     for t in 0..windows {
         let start = t as usize * h;
         let frame = &signal[start..start + w];
-        let spec = spectrum(frame);
-        let band = bandpass(&spec, frame, params);
+        spectrum(frame, &mut spec);
+        bandpass(&spec, frame, params, &mut band);
         let f = features(&band, frame, params);
         let fl = flux(&band, previous.as_ref());
         let raw = classify(&f, &fl, params);
         sink(t, smooth(&raw, &f, &fl, &mut state));
-        previous = Some(band);
+        let spent = previous.replace(std::mem::take(&mut band));
+        band = spent.unwrap_or_default();
     }
     windows
 }

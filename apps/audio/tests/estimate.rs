@@ -12,7 +12,8 @@ fn per_window_sizes_come_from_the_engine_probe() {
         let sizes = per_window_bytes(&config, &params).unwrap();
         assert_eq!(sizes.len(), AudioPipeline::STAGES.len());
         // The spectrum holds window / 2 + 1 bins, whatever the signal.
-        let spec = spectrum(&vec![0.25f32; window]);
+        let mut spec = Vec::new();
+        spectrum(&vec![0.25f32; window], &mut spec);
         assert_eq!(spec.len(), window / 2 + 1);
         let i = AudioPipeline::STAGES
             .iter()

@@ -14,6 +14,10 @@ pub enum Arg {
     Input(usize),
     State,
     Params,
+    /// The `#[out]` buffer.
+    Out,
+    /// The `#[scratch]` value.
+    Scratch,
 }
 
 pub struct Input {
@@ -43,6 +47,8 @@ pub struct Model {
     pub init: Option<syn::Path>,
     /// `init = path(params)`.
     pub init_params: bool,
+    /// The `#[out]` and `#[scratch]` parameters.
+    pub buffers: super::buffers::Buffers,
 }
 
 pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> Option<Model> {
@@ -99,6 +105,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
     let mut params = None;
     let mut params_span = Span::call_site();
     let mut data_params = Vec::new();
+    let mut buffers = super::buffers::Buffers::default();
     for input in sig.inputs.iter() {
         let pat = match input {
             syn::FnArg::Receiver(r) => {
@@ -107,6 +114,10 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
             }
             syn::FnArg::Typed(p) => p,
         };
+        if super::buffers::is_buffer(pat) {
+            super::buffers::param(pat, &mut buffers, &mut args, errors);
+            continue;
+        }
         let is_state = pat.attrs.iter().any(|a| a.path().is_ident("state"));
         let is_params = pat.attrs.iter().any(|a| a.path().is_ident("params"));
         if is_state {
@@ -141,7 +152,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
                     errors.error(
                         &pat.ty,
                         format!(
-                            "state parameter without a state declaration: `{}` takes `{}`, but only a `#[state]` parameter may be `&mut`\n\nhelp: mark it as the stage's state (checkpoints snapshot it): `#[state] {}`",
+                            "state parameter without a state declaration: `{}` takes `{}`, but only a `#[state]`, `#[out]` or `#[scratch]` parameter may be `&mut`\n\nhelp: mark it as the stage's state (checkpoints snapshot it): `#[state] {}`; or, when it is the stage's output written in place, `#[out]` (and return `()`); or per-thread working memory, `#[scratch]`",
                             pretty(&pat.pat),
                             pretty(&pat.ty),
                             pretty(pat),
@@ -242,7 +253,11 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         syn::ReturnType::Default => syn::parse_quote!(()),
         syn::ReturnType::Type(_, t) => (**t).clone(),
     };
-    check_output(sig, &fn_name, errors);
+    match &buffers.out {
+        Some((out, _)) => super::buffers::check_out_return(sig, out, errors),
+        None if buffers.out_written => {}
+        None => check_output(sig, &fn_name, errors),
+    }
     let cost = attr
         .cost
         .as_ref()
@@ -262,6 +277,7 @@ pub fn check(attr: &StageArgs, func: &mut syn::ItemFn, errors: &mut Errors) -> O
         cost,
         init: attr.init.clone(),
         init_params,
+        buffers,
     })
 }
 
@@ -435,8 +451,11 @@ fn frame_elem(ty: &syn::Type, lookback: bool) -> Option<syn::Type> {
 fn strip_param_attrs(func: &mut syn::ItemFn) {
     for input in func.sig.inputs.iter_mut() {
         if let syn::FnArg::Typed(p) = input {
-            p.attrs
-                .retain(|a| !a.path().is_ident("state") && !a.path().is_ident("params"));
+            p.attrs.retain(|a| {
+                !["state", "params", "out", "scratch"]
+                    .iter()
+                    .any(|n| a.path().is_ident(n))
+            });
         }
     }
 }

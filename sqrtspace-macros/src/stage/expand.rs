@@ -11,9 +11,11 @@ use syn::spanned::Spanned;
 pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     let name = &func.sig.ident;
     let name_str = name.to_string();
-    let (output, fallible) = match fallible_output(&m.output) {
-        Some(t) => (t, true),
-        None => (&m.output, false),
+    let (output, fallible) = match (&m.buffers.out, fallible_output(&m.output)) {
+        // `#[out] o: &mut O` returning `()` or `Result<(), E>` (checked): the output is `O`.
+        (Some((o, _)), f) => (o, f.is_some()),
+        (None, Some(t)) => (t, true),
+        (None, None) => (&m.output, false),
     };
     let cost = m.cost;
     let p = quote!(::sqrtspace::__private);
@@ -207,7 +209,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
             let h = format_ident!("__h{}", i);
             let path = &alias[i];
             let off = inp.offset;
-            quote!(__ex.release::<#path>(&#h, __t.wrapping_sub(#off));)
+            quote!(__ex.release_spent::<#path>(#h, __t.wrapping_sub(#off));)
         });
     let call_args = m.args.iter().map(|a| match a {
         Arg::Input(i) => {
@@ -218,6 +220,8 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
         Arg::Params => {
             quote!(<<__G as #p::Graph>::Params as #params_trait>::__sqrtspace_params(__ex.params()))
         }
+        Arg::Out => quote!(&mut __buf),
+        Arg::Scratch => quote!(__scratch),
     });
     let state_param = if stateful { quote!(__state) } else { quote!(_) };
     let init_param = if m.init_params {
@@ -234,6 +238,9 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     };
     let marker = marker(func);
     let ty = marker_path(func);
+    let call = quote!(#name(#(#call_args),*));
+    let (take, call, finish) = buffers(m, &ty, &name_str, call, finish, fallible, &mut bounds);
+    let reuses = m.buffers.out.is_some();
     quote! {
         #func
 
@@ -253,6 +260,7 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                 stateful: #stateful,
                 inputs: &[#(#metas),*],
             };
+            const REUSES_OUTPUT: bool = #reuses;
         }
 
         impl<__G> #p::Compute<__G> for #ty
@@ -272,9 +280,10 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
                 #state_param: &mut Self::State,
             ) -> #p::Result<Self::Output, #p::Error> {
                 #(#fetches)*
+                #take
                 let __out = {
                     #(#binds)*
-                    #name(#(#call_args),*)
+                    #call
                 };
                 #(#releases)*
                 #finish
@@ -283,10 +292,55 @@ pub fn expand(func: &syn::ItemFn, m: &Model) -> TokenStream {
     }
 }
 
+/// The parts of `compute` that the `#[out]` and `#[scratch]` parameters change: taking the
+/// output buffer from the pool (`__buf`), the call (with
+/// this thread's scratch as `__scratch`), and what `compute` returns (`__buf` after a call that
+/// returned `()` or `Ok(())`). Without them, `call` and `finish` unchanged.
+fn buffers(
+    m: &Model,
+    ty: &TokenStream,
+    name_str: &str,
+    call: TokenStream,
+    finish: TokenStream,
+    fallible: bool,
+    bounds: &mut Vec<TokenStream>,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let p = quote!(::sqrtspace::__private);
+    let mut call = call;
+    let (mut take, mut finish) = (TokenStream::new(), finish);
+    if let Some((s, span)) = &m.buffers.scratch {
+        // Both uses of `scratch_default` at the scratch type: a type without `Default` is one
+        // error there (the library's `StageScratch` message; rustc merges the identical two).
+        let fresh = quote_spanned!(*span=> #p::scratch_default::<#s>);
+        call = quote! {{
+            ::std::thread_local! {
+                static __SQRTSPACE_SCRATCH: ::core::cell::RefCell<#s> =
+                    ::core::cell::RefCell::new(#fresh());
+            }
+            #p::with_scratch(&__SQRTSPACE_SCRATCH, #fresh, |__scratch| #call)
+        }};
+    }
+    if let Some((o, span)) = &m.buffers.out {
+        bounds.push(quote!(__G: #p::Has<#ty>,));
+        // At the output type: one error there when it has no `Default` (`StageBuffer`).
+        let at = respan(quote!(#ty), *span);
+        take = quote_spanned!(*span=> let mut __buf: #o = __ex.take_buffer::<#at>(););
+        finish = if fallible {
+            quote!(#p::stage_result(__out.map(move |()| __buf), #name_str, __t))
+        } else {
+            quote!({
+                let () = __out;
+                #p::Result::Ok(__buf)
+            })
+        };
+    }
+    (take, call, finish)
+}
+
 /// `T` when `ty` is written `Result<T, E>` (any path ending in `Result` with two type
 /// arguments): the stage is fallible, its output type is `T`, and an `Err` stops the
 /// evaluation with `sqrtspace::Error::Stage`.
-fn fallible_output(ty: &syn::Type) -> Option<&syn::Type> {
+pub(super) fn fallible_output(ty: &syn::Type) -> Option<&syn::Type> {
     let syn::Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
     if last.ident != "Result" {
@@ -363,7 +417,11 @@ fn marker_path(func: &syn::ItemFn) -> TokenStream {
 /// The marker's metadata keeps the inputs as written (those that name another stage), so that
 /// the pipeline's graph checks (the default output, cycles) see the stage's real edges and
 /// report nothing about it either.
-pub fn fallback(func: &syn::ItemFn, inputs: Option<&[InputRef]>) -> TokenStream {
+pub fn fallback(
+    func: &syn::ItemFn,
+    inputs: Option<&[InputRef]>,
+    declared_out: Option<&syn::Type>,
+) -> TokenStream {
     // A method (it takes `self`) sits in an impl block, where no struct or impl may follow it.
     if func.sig.receiver().is_some() {
         return quote!(#func);
@@ -383,7 +441,12 @@ pub fn fallback(func: &syn::ItemFn, inputs: Option<&[InputRef]>) -> TokenStream 
             syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
         });
     }
-    let output = match &func.sig.output {
+    // With an `#[out] o: &mut O` parameter, `O` is the output.
+    let returned = match declared_out {
+        Some(o) => syn::ReturnType::Type(Default::default(), Box::new(o.clone())),
+        None => func.sig.output.clone(),
+    };
+    let output = match &returned {
         syn::ReturnType::Type(_, t)
             if !matches!(**t, syn::Type::Reference(_))
                 && !mentions(t.to_token_stream(), &local) =>

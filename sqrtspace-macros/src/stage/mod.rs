@@ -1,5 +1,6 @@
 //! `#[stage]`: parse -> check -> expand.
 
+mod buffers;
 mod check;
 mod expand;
 mod parse;
@@ -26,6 +27,7 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let attr = parse::parse_args(args, &mut errors);
+    let declared_out = buffers::declared_out(&func);
     let model = check::check(&attr, &mut func, &mut errors);
     // Inputs arrive as `&Output` of the upstream, so `&Vec<T>` parameters are the DSL's doing,
     // not the user's choice: silence clippy's `ptr_arg` on stage functions.
@@ -34,7 +36,11 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
     match model {
         Some(model) if errors.is_empty() => expand::expand(&func, &model),
         _ => {
-            let mut out = expand::fallback(&func, attr.inputs.as_ref().map(|(r, _)| &r[..]));
+            let mut out = expand::fallback(
+                &func,
+                attr.inputs.as_ref().map(|(r, _)| &r[..]),
+                declared_out.as_ref(),
+            );
             out.extend(errors.into_compile_errors());
             out
         }

@@ -86,6 +86,7 @@ impl<G: Graph> Pipeline<G> {
                 classic: false,
                 column_bytes: 0,
                 inflight_bytes: 0,
+                pool_bytes: 0,
                 reused: reused(G::STAGES, G::OUTPUTS),
                 pins_dirty: false,
                 cursors: vec![0; G::STAGES.len()],
@@ -131,6 +132,13 @@ impl<G: Graph> Pipeline<G> {
     #[must_use]
     pub fn lru(&self) -> &Lru {
         &self.core.lru
+    }
+    /// Bytes held now in the stages' pools of spent outputs, for `#[out]` parameters (at most
+    /// [`POOL_CAP`](crate::POOL_CAP) outputs per such stage and thread; see "Buffer reuse" in
+    /// the crate docs). Counted in the live bytes.
+    #[must_use]
+    pub fn pool_bytes(&self) -> usize {
+        self.core.pool_bytes
     }
     /// The checkpoint ring's accounting.
     #[must_use]
@@ -200,6 +208,7 @@ impl<G: Graph> Pipeline<G> {
         self.core.ring.clear();
         self.core.output_ring.clear();
         self.core.column_bytes = 0;
+        self.core.pool_bytes = 0;
         self.core.cursors.fill(0);
         self.input = InputBuffer::default();
         self.bound = false;

@@ -264,15 +264,18 @@ impl<G: Graph> Pipeline<G> {
         } = &mut self.core;
         // Outputs before the lowest window still asked of their stage were emitted or consumed:
         // nobody reads them again.
-        lru.drop_where(
-            |(s, t)| need[s].is_none_or(|u| t < u),
-            |(s, t)| G::evict_output(slots, s, t),
-        );
+        let ((), pooled) = crate::graph::pool::evicting(|| {
+            lru.drop_where(
+                |(s, t)| need[s].is_none_or(|u| t < u),
+                |(s, t)| G::evict_output(slots, s, t),
+            );
+        });
         ring.drop_where(
             |(s, t)| resume.iter().any(|&(rs, rt)| rs == s && t < rt),
             |(s, t)| G::evict_checkpoint(slots, s, t),
         );
         ring.protect(&resume);
+        self.core.pool_bytes += pooled;
 
         let keep_from = self.input.start_of(&self.core.config, first_frame);
         let drop = keep_from.saturating_sub(self.input.first);

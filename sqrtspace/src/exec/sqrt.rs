@@ -51,8 +51,12 @@ fn offer<G: Has<S>, S: Stage>(
     let idx = <G as Has<S>>::INDEX;
     let bytes = out.byte_size() + lru_entry_overhead(std::mem::size_of::<S::Output>());
     let Core { lru, slots, .. } = core;
-    if lru.admit((idx, t), bytes, pins, |(s, u)| G::evict_output(slots, s, u)) {
-        G::slot_mut(slots).cache.insert(t, out);
+    let (admitted, pooled) = crate::graph::pool::evicting(|| {
+        lru.admit((idx, t), bytes, pins, |(s, u)| G::evict_output(slots, s, u))
+    });
+    core.pool_bytes += pooled;
+    if admitted {
+        G::slot_mut(&mut core.slots).cache.insert(t, out);
         core.note_live();
         Held::Cached
     } else {

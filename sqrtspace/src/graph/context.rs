@@ -46,6 +46,9 @@ pub struct Core<G: Graph> {
     /// Bytes of outputs computed for the window being evaluated, held outside the LRU until
     /// their consumer releases them.
     pub(crate) inflight_bytes: usize,
+    /// Bytes of the spent outputs held in the stages' pools for `#[out]` parameters
+    /// ([`crate::graph::pool`]).
+    pub(crate) pool_bytes: usize,
     /// Per stage: whether any output may be read twice (several consumers, a lookback, or a
     /// stateful stage's replay). Outputs read exactly once are never offered to the LRU.
     pub(crate) reused: Vec<bool>,
@@ -78,7 +81,10 @@ impl<G: Graph> Core<G> {
     pub(crate) fn set_lru_budget(&mut self, budget: usize) {
         if budget != self.lru.budget() {
             let Core { lru, slots, .. } = self;
-            lru.set_budget(budget, |(s, u)| G::evict_output(slots, s, u));
+            let ((), pooled) = crate::graph::pool::evicting(|| {
+                lru.set_budget(budget, |(s, u)| G::evict_output(slots, s, u));
+            });
+            self.pool_bytes += pooled;
         }
     }
 
@@ -94,6 +100,7 @@ impl<G: Graph> Core<G> {
             + self.output_ring.bytes()
             + self.column_bytes
             + self.inflight_bytes
+            + self.pool_bytes
             + self.workers.ahead_bytes()
             + extra;
         self.counters.live_bytes_high_water = self.counters.live_bytes_high_water.max(live);
@@ -175,6 +182,39 @@ impl<G: Graph> Exec<'_, G> {
                 self.core.inflight_bytes = self.core.inflight_bytes.saturating_sub(o.byte_size());
             }
             Held::Column | Held::Missing => {}
+        }
+    }
+
+    /// A buffer for the output of `S` (its `#[out]` parameter): a spent output from the stage's
+    /// pool, else `Default::default()`. Its contents are stale: the stage overwrites them (see
+    /// [`crate::graph::pool`]).
+    pub fn take_buffer<S: Stage>(&mut self) -> S::Output
+    where
+        G: Has<S>,
+        S::Output: crate::stage::StageBuffer,
+    {
+        match G::slot_mut(&mut self.core.slots).take_pooled() {
+            Some((o, bytes)) => {
+                self.core.pool_bytes -= bytes;
+                o
+            }
+            None => S::Output::default(),
+        }
+    }
+
+    /// [`release`](Self::release), by value: an output read once (held outside the LRU) is
+    /// spent after this call and goes back to its stage's pool when that stage has one.
+    pub fn release_spent<S: Stage>(&mut self, held: Held<S::Output>, t: u64)
+    where
+        G: Has<S>,
+    {
+        match held {
+            Held::Owned(o) if S::REUSES_OUTPUT => {
+                let bytes = o.byte_size();
+                self.core.inflight_bytes = self.core.inflight_bytes.saturating_sub(bytes);
+                self.core.pool_bytes += G::slot_mut(&mut self.core.slots).recycle(o);
+            }
+            other => self.release::<S>(&other, t),
         }
     }
 

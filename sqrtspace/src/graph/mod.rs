@@ -19,6 +19,7 @@ mod edges;
 mod analysis;
 pub(crate) mod context;
 pub(crate) mod frames;
+pub mod pool;
 mod slot;
 mod traits;
 pub(crate) mod workers;

@@ -13,6 +13,8 @@ pub struct Slot<S: Stage> {
     pub(crate) cursor: u64,
     pub(crate) checkpoints: BTreeMap<u64, S::State>,
     pub(crate) output_checkpoints: BTreeMap<u64, S::Output>,
+    /// Spent outputs for the stage's `#[out]` parameter (see [`crate::graph::pool`]).
+    pub(crate) pool: Vec<S::Output>,
 }
 
 /// Marks an output snapshot's window index in the checkpoint rings' keys (windows stay far
@@ -29,6 +31,7 @@ impl<S: Stage> Default for Slot<S> {
             cursor: 0,
             checkpoints: BTreeMap::new(),
             output_checkpoints: BTreeMap::new(),
+            pool: Vec::new(),
         }
     }
 }
@@ -63,7 +66,9 @@ impl<S: Stage> Slot<S> {
         self.column.get(usize::try_from(i).ok()?)
     }
     pub(crate) fn evict_output(&mut self, t: u64) {
-        self.cache.remove(&t);
+        if let Some(o) = self.cache.remove(&t) {
+            self.recycle_evicted(o);
+        }
     }
     pub(crate) fn evict_checkpoint(&mut self, t: u64) {
         if t & OUTPUT_KEY == 0 {

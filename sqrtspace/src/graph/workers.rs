@@ -239,6 +239,7 @@ impl<G: Graph> Core<G> {
             classic: false,
             column_bytes: 0,
             inflight_bytes: 0,
+            pool_bytes: 0,
             reused,
             pins_dirty: false,
             cursors: vec![0; G::STAGES.len()],
