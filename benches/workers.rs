@@ -5,7 +5,12 @@
 //!
 //! - `cargo bench --bench workers`: criterion group `workers` with `workers_1` and
 //!   `workers_2` (batches of 256 windows).
-//! - `SQRTSPACE_BENCH_REPORT=1 cargo bench --bench workers`: no criterion; runs 1 and 2
+//! - `SQRTSPACE_BENCH_REPORT=1 cargo bench --bench workers`: no criterion; first the
+//!   instrumented figures (load-independent: per thread CPU time from the kernel's accounting,
+//!   the calling thread's waits for the pool, wake-up latency, samples copied, and the speedup
+//!   those predict on two idle cores) for 1 worker, 2 workers with each batch computed in one
+//!   go (the schedule before pipelining) and 2 workers pipelined
+//!   (`SQRTSPACE_BENCH_INSTRUMENT_ONLY=1` stops there); then runs 1 and 2
 //!   workers alternately (7 runs each, so that load from other processes hits both alike),
 //!   prints each median, the speedup, the 1-minute load average, the speedup of a plain
 //!   CPU-bound loop split over 2 threads measured between the runs (what the machine can give
@@ -22,6 +27,7 @@ use std::time::Duration;
 use common::{bench_mode, human, ms, report_requested, time, Lcg};
 use criterion::{Criterion, Throughput};
 use num_complex::Complex32;
+use sqrtspace::parallel::{thread_cpu_ns, WorkerStats};
 use sqrtspace::{pipeline, stage, Config, Mode, MIB};
 use sqrtspace_audio::hann_spectrum;
 
@@ -230,6 +236,120 @@ fn run(signal: &[f32], windows: u64, workers: usize) -> Vec<u8> {
         .expect("the chain does not fail")
 }
 
+/// One run with the calling thread's CPU time and the engine's instrumentation.
+struct Measured {
+    wall: Duration,
+    /// Calling thread: CPU and run-queue nanoseconds (kernel accounting).
+    main_cpu: u64,
+    main_runqueue: u64,
+    stats: WorkerStats,
+}
+
+fn measured(signal: &[f32], windows: u64, workers: usize, synchronous: bool) -> Measured {
+    let mut p = Chain::new(config(workers), BandParams::default()).expect("valid config");
+    p.force_workers(Some((workers, batch())));
+    p.set_synchronous_batches(synchronous);
+    let before = thread_cpu_ns().unwrap_or((0, 0));
+    let (wall, out) = time(|| p.evaluate::<classify>(signal, 0..windows));
+    let after = thread_cpu_ns().unwrap_or((0, 0));
+    black_box(out.expect("the chain does not fail"));
+    Measured {
+        wall,
+        main_cpu: after.0.saturating_sub(before.0),
+        main_runqueue: after.1.saturating_sub(before.1),
+        stats: p.worker_stats(),
+    }
+}
+
+/// Prints where the time went in `m` (medians of the runs are the caller's business):
+/// calling thread busy/waiting, pool busy, wake-up latency, samples copied, and the speedup
+/// the CPU times predict on two idle cores (`one_cpu`: the 1-worker run's CPU time).
+fn print_instrumented(label: &str, m: &Measured, windows: u64, one_cpu: u64, synchronous: bool) {
+    let st = &m.stats;
+    let wall = m.wall.as_nanos().max(1) as f64;
+    let pct = |x: u64| 100.0 * x as f64 / wall;
+    // On two idle cores each thread runs its CPU work without delay: computing each batch in
+    // one go, the calling thread's chunk and the pool's run side by side, then the sequential
+    // part alone; pipelined, the two threads overlap throughout.
+    let predicted = if synchronous {
+        m.main_cpu - st.main_ahead_cpu_ns.min(m.main_cpu) + st.main_ahead_cpu_ns.max(st.pool_cpu_ns)
+    } else {
+        m.main_cpu.max(st.pool_cpu_ns)
+    };
+    println!(
+        "  {label}: wall {}; calling thread CPU {} ({:.0}% of wall), run-queue {:.0}%, waiting for the pool {:.0}%, handing out jobs {:.1}%",
+        ms(m.wall),
+        ms(Duration::from_nanos(m.main_cpu)),
+        pct(m.main_cpu),
+        pct(m.main_runqueue),
+        pct(st.wait_ns),
+        pct(st.dispatch_ns),
+    );
+    if st.jobs > 0 {
+        println!(
+            "      pool: {} jobs, {} windows on pool threads and {} on the calling thread ({} batches; its chunks' CPU {}), pool busy {} (CPU {}, run-queue {}), wake-up {:.0} us/job, {:.0} samples copied per window",
+            st.jobs,
+            st.pool_windows,
+            st.main_windows,
+            st.batches,
+            ms(Duration::from_nanos(st.main_ahead_cpu_ns)),
+            ms(Duration::from_nanos(st.pool_busy_ns)),
+            ms(Duration::from_nanos(st.pool_cpu_ns)),
+            ms(Duration::from_nanos(st.pool_runqueue_ns)),
+            st.wake_ns as f64 / st.jobs as f64 / 1e3,
+            st.samples_copied as f64 / windows as f64,
+        );
+        println!(
+            "      critical path on two idle cores from the threads' CPU times: {} -> predicted speedup {:.2}x over 1 worker's CPU {}; CPU total {} ({:.2}x of 1 worker's)",
+            ms(Duration::from_nanos(predicted)),
+            one_cpu as f64 / predicted.max(1) as f64,
+            ms(Duration::from_nanos(one_cpu)),
+            ms(Duration::from_nanos(m.main_cpu + st.pool_cpu_ns)),
+            (m.main_cpu + st.pool_cpu_ns) as f64 / one_cpu.max(1) as f64,
+        );
+    }
+}
+
+/// The instrumented figures, load-independent: 1 worker, 2 workers with the batches computed
+/// in one go (the schedule before pipelining), 2 workers pipelined; the run with the median
+/// calling-thread CPU time of 5 each.
+fn instrumented(signal: &[f32], windows: u64) {
+    println!(
+        "instrumented (kernel per-thread CPU accounting; median of 5 runs by calling-thread CPU):"
+    );
+    let pick = |workers: usize, synchronous: bool| {
+        let mut runs: Vec<Measured> = (0..5)
+            .map(|_| measured(signal, windows, workers, synchronous))
+            .collect();
+        runs.sort_by_key(|m| m.main_cpu);
+        runs.swap_remove(2)
+    };
+    let one = pick(1, false);
+    print_instrumented(
+        "1 worker                  ",
+        &one,
+        windows,
+        one.main_cpu,
+        false,
+    );
+    let sync = pick(2, true);
+    print_instrumented(
+        "2 workers, batch in one go",
+        &sync,
+        windows,
+        one.main_cpu,
+        true,
+    );
+    let piped = pick(2, false);
+    print_instrumented(
+        "2 workers, pipelined      ",
+        &piped,
+        windows,
+        one.main_cpu,
+        false,
+    );
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
@@ -313,6 +433,10 @@ fn main() {
     let windows = if bench_mode() { WINDOWS } else { TEST_WINDOWS };
     let signal = Synth::new().take(samples_for(windows));
     if report_requested() {
+        instrumented(&signal, windows);
+        if std::env::var("SQRTSPACE_BENCH_INSTRUMENT_ONLY").is_ok_and(|v| v == "1") {
+            return;
+        }
         report(&signal, windows);
         return;
     }

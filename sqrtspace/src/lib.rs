@@ -125,8 +125,11 @@
 //! ([`parallel::Parallelism`]); it uses more than one worker only when the estimate says it
 //! pays, and never more than the cores. The threads are a small pool owned by the pipeline
 //! (std threads and bounded channels, no dependency), so stages' thread-local caches stay
-//! warm; the batch size keeps the hand-over cost under 2% of a batch's work. Budgets hold for
-//! all threads together. Design and limits: [`exec::parallel`].
+//! warm; the batch size keeps the hand-over cost under 2% of a batch's work. Batches are
+//! pipelined: the pool computes the next batch while the calling thread computes its share of
+//! the current one and runs the sequential part over it, so neither waits for the other.
+//! Budgets hold for all threads together. [`Pipeline::worker_stats`] says where the threads'
+//! time went. Design and limits: [`exec::parallel`].
 #![warn(missing_docs)]
 
 pub mod bytes;

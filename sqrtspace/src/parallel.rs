@@ -12,6 +12,7 @@
 //! handing a chunk to a pool thread and back. The speedup over one worker is the ratio of those
 //! times; `total / seq` bounds it whatever the number of workers.
 
+pub use crate::graph::workers::{thread_cpu_ns, WorkerStats};
 use crate::units::human;
 use std::fmt;
 
@@ -97,8 +98,9 @@ impl Parallelism {
     /// own LRUs) and `pool_overhead_ns` per chunk handed to a pool thread.
     ///
     /// The batch is the smallest that keeps the thread overhead under 2% of a batch's work,
-    /// at least 4 windows per worker, at most [`MAX_BATCH`] and at most what a quarter of the
-    /// LRU budget holds (never below one window per worker).
+    /// at least 4 windows per worker, at most [`MAX_BATCH`] and at most what an eighth of the
+    /// LRU budget holds (two batches are held at a time: the one consumed and the next;
+    /// never below one window per worker).
     #[must_use]
     pub fn choose(
         requested: usize,
@@ -141,7 +143,8 @@ impl Parallelism {
         let mem_cap = if ahead_bytes == 0 {
             MAX_BATCH
         } else {
-            (lru_bytes as u64 / 4 / ahead_bytes as u64).clamp(1, MAX_BATCH)
+            // Two batches are held at a time (the one consumed, the next one computed).
+            (lru_bytes as u64 / 8 / ahead_bytes as u64).clamp(1, MAX_BATCH)
         };
         let batch_for = |w: u64| -> u64 {
             // overhead x (w-1) <= 2% x batch x par / w
@@ -174,8 +177,8 @@ impl Parallelism {
         p.speedup_percent = speedup;
         if p.batch < 4 * best_w && mem_cap < 4 * best_w {
             p.warnings.push(format!(
-                "a quarter of the LRU budget ({}) holds only {} windows of outputs computed ahead: batches are small; raise Config::lru_bytes",
-                human(lru_bytes as u64 / 4),
+                "an eighth of the LRU budget ({}) holds only {} windows of outputs computed ahead: batches are small; raise Config::lru_bytes",
+                human(lru_bytes as u64 / 8),
                 mem_cap
             ));
         }

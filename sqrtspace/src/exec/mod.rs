@@ -26,6 +26,7 @@ mod pipeline;
 mod pool;
 mod pull;
 mod push;
+mod schedule;
 mod sink;
 pub(crate) mod sqrt;
 
