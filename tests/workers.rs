@@ -634,3 +634,56 @@ fn jumps_and_early_stops_leave_no_job_behind() {
         expect(0..2000)
     );
 }
+
+/// A pure stage costly enough for the planner's model to choose 2 workers.
+#[stage(inputs = [input])]
+fn costly(frame: &[i32]) -> i64 {
+    let mut x = i64::from(frame[0]);
+    for i in 0..20_000i64 {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i));
+    }
+    x
+}
+
+pipeline! {
+    /// One costly pure stage.
+    struct Costly {
+        sample: i32,
+        params: Q,
+        stages: [costly],
+        output: costly,
+    }
+}
+
+/// `auto` with 2 workers allowed: when the model chooses 2 workers (an idle second core), the
+/// planner times 1 and 2 workers on the probe prefix and keeps 2 only if they were measured
+/// faster; the plan carries both timings, and the outputs are one worker's.
+#[test]
+fn the_planner_times_its_candidates_on_the_probe_prefix() {
+    let signal = indexed(2000);
+    let config = Config::default()
+        .with_window(4)
+        .with_hop(4)
+        .with_mode(Mode::Sqrt)
+        .with_max_workers(2);
+    let one = Costly::new(config.clone().with_max_workers(1), Q::new(1, 1))
+        .unwrap()
+        .evaluate::<costly>(&signal, 0..2000)
+        .unwrap();
+    let mut p = Costly::new(config, Q::new(1, 1)).unwrap();
+    let plan = p.plan::<costly>(&signal, 0..2000).unwrap();
+    let par = &plan.parallel;
+    if !par.candidates.is_empty() {
+        assert_eq!(par.candidates.len(), 2, "{plan}");
+        assert_eq!(par.candidates[0].workers, 1);
+        assert_eq!(par.candidate_windows, 60);
+        assert!(par.candidates_ns > 0);
+        let (t1, t2) = (
+            par.candidates[0].nanos_per_window,
+            par.candidates[1].nanos_per_window,
+        );
+        assert_eq!(par.workers > 1, t2 * 105 <= t1 * 100, "{plan}");
+        assert!(plan.to_string().contains("timed:"), "{plan}");
+    }
+    assert_eq!(p.evaluate::<costly>(&signal, 0..2000).unwrap(), one);
+}

@@ -19,6 +19,7 @@
 //! Module dependencies run one way: `exec` -> `plan` -> `graph` -> `cache`, `metrics`,
 //! `config`, `stage`; nothing below `exec` imports it.
 
+mod candidates;
 pub(crate) mod classic;
 mod input;
 pub mod parallel;
