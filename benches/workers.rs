@@ -5,7 +5,14 @@
 //!
 //! - `cargo bench --bench workers`: criterion group `workers` with `workers_1` and
 //!   `workers_2` (batches of 256 windows).
-//! - `SQRTSPACE_BENCH_REPORT=1 cargo bench --bench workers`: no criterion; runs 1 and 2
+//! - `SQRTSPACE_BENCH_REPORT=1 cargo bench --bench workers`: no criterion; first the
+//!   instrumented figures (load-independent: per thread CPU time from the kernel's accounting,
+//!   the calling thread's waits for the pool, wake-up latency, samples copied, and the speedup
+//!   those predict on two idle cores) for 1 worker, 2 workers with each batch computed in one
+//!   go (the schedule before pipelining) and 2 workers pipelined, the calling thread's
+//!   planning cost, and the same three for the audio job's own pipeline
+//!   (`sqrtspace_audio::AudioPipeline`, whose flux, classify and smooth stages are sequential)
+//!   streamed in push mode (`SQRTSPACE_BENCH_INSTRUMENT_ONLY=1` stops there); then runs 1 and 2
 //!   workers alternately (7 runs each, so that load from other processes hits both alike),
 //!   prints each median, the speedup, the 1-minute load average, the speedup of a plain
 //!   CPU-bound loop split over 2 threads measured between the runs (what the machine can give
@@ -22,7 +29,8 @@ use std::time::Duration;
 use common::{bench_mode, human, ms, report_requested, time, Lcg};
 use criterion::{Criterion, Throughput};
 use num_complex::Complex32;
-use sqrtspace::{pipeline, stage, Config, Mode, MIB};
+use sqrtspace::parallel::{thread_cpu_ns, WorkerStats};
+use sqrtspace::{pipeline, stage, Config, Mode, Planner, MIB};
 use sqrtspace_audio::hann_spectrum;
 
 /// Sample rate of the synthetic signal, Hz.
@@ -221,13 +229,214 @@ fn config(workers: usize) -> Config {
         .with_max_workers(workers)
 }
 
+/// A pipeline of the chain with `workers` allowed and the machine's planner (read once per
+/// process: reading the machine, sysinfo's RAM figure, costs milliseconds that no run should
+/// time).
+fn chain(workers: usize) -> sqrtspace::Pipeline<Chain> {
+    static PLANNER: std::sync::OnceLock<Planner> = std::sync::OnceLock::new();
+    let mut p = Chain::new(config(workers), BandParams::default()).expect("valid config");
+    p.set_planner(PLANNER.get_or_init(Planner::from_machine).clone());
+    p
+}
+
 /// The classes of `windows` windows of `signal` with `workers` threads (forced, batches of
 /// [`batch`]).
 fn run(signal: &[f32], windows: u64, workers: usize) -> Vec<u8> {
-    let mut p = Chain::new(config(workers), BandParams::default()).expect("valid config");
+    let mut p = chain(workers);
     p.force_workers(Some((workers, batch())));
     p.evaluate::<classify>(signal, 0..windows)
         .expect("the chain does not fail")
+}
+
+/// One run with the calling thread's CPU time and the engine's instrumentation.
+struct Measured {
+    wall: Duration,
+    /// Calling thread: CPU and run-queue nanoseconds (kernel accounting).
+    main_cpu: u64,
+    main_runqueue: u64,
+    stats: WorkerStats,
+}
+
+fn measured(signal: &[f32], windows: u64, workers: usize, synchronous: bool) -> Measured {
+    let mut p = chain(workers);
+    p.force_workers(Some((workers, batch())));
+    p.set_synchronous_batches(synchronous);
+    let before = thread_cpu_ns().unwrap_or((0, 0));
+    let (wall, out) = time(|| p.evaluate::<classify>(signal, 0..windows));
+    let after = thread_cpu_ns().unwrap_or((0, 0));
+    black_box(out.expect("the chain does not fail"));
+    Measured {
+        wall,
+        main_cpu: after.0.saturating_sub(before.0),
+        main_runqueue: after.1.saturating_sub(before.1),
+        stats: p.worker_stats(),
+    }
+}
+
+/// The audio job's pipeline (`sqrtspace_audio::AudioPipeline`: spectrum, band-pass and
+/// features computed ahead; flux, classify and smooth sequential) streamed over `signal` in
+/// chunks of 32 Ki samples (`Pipeline::stream`, push mode: the demo's path without the
+/// decoder), with `workers` threads forced and batches of 32 windows.
+fn measured_stream(signal: &[f32], workers: usize, synchronous: bool) -> Measured {
+    use sqrtspace_audio::{demo_config, AudioParams, AudioPipeline};
+    let config = demo_config()
+        .with_mode(Mode::Sqrt)
+        .with_max_workers(workers);
+    let mut p =
+        AudioPipeline::new(config, AudioParams::new(SAMPLE_RATE as u32)).expect("valid config");
+    p.force_workers(Some((workers, 32)));
+    p.set_synchronous_batches(synchronous);
+    let before = thread_cpu_ns().unwrap_or((0, 0));
+    let (wall, end) = time(|| {
+        p.stream(
+            signal.chunks(1 << 15).map(Ok::<_, sqrtspace::Error>),
+            |_, o| {
+                black_box(o);
+            },
+        )
+    });
+    let after = thread_cpu_ns().unwrap_or((0, 0));
+    black_box(end.expect("the audio pipeline does not fail"));
+    Measured {
+        wall,
+        main_cpu: after.0.saturating_sub(before.0),
+        main_runqueue: after.1.saturating_sub(before.1),
+        stats: p.worker_stats(),
+    }
+}
+
+/// Prints where the time went in `m` (medians of the runs are the caller's business):
+/// calling thread busy/waiting, pool busy, wake-up latency, samples copied, and the speedup
+/// the CPU times predict on two idle cores (`one_cpu`: the 1-worker run's CPU time).
+fn print_instrumented(label: &str, m: &Measured, windows: u64, one_cpu: u64, synchronous: bool) {
+    let st = &m.stats;
+    let wall = m.wall.as_nanos().max(1) as f64;
+    let pct = |x: u64| 100.0 * x as f64 / wall;
+    // On two idle cores each thread runs its CPU work without delay: computing each batch in
+    // one go, the calling thread's chunk and the pool's run side by side, then the sequential
+    // part alone; pipelined, the two threads overlap throughout.
+    let predicted = if synchronous {
+        m.main_cpu - st.main_ahead_cpu_ns.min(m.main_cpu) + st.main_ahead_cpu_ns.max(st.pool_cpu_ns)
+    } else {
+        m.main_cpu.max(st.pool_cpu_ns)
+    };
+    println!(
+        "  {label}: wall {}; calling thread CPU {} ({:.0}% of wall), run-queue {:.0}%, waiting for the pool {:.0}%, handing out jobs {:.1}%",
+        ms(m.wall),
+        ms(Duration::from_nanos(m.main_cpu)),
+        pct(m.main_cpu),
+        pct(m.main_runqueue),
+        pct(st.wait_ns),
+        pct(st.dispatch_ns),
+    );
+    if st.jobs > 0 {
+        println!(
+            "      pool: {} jobs, {} windows on pool threads and {} on the calling thread ({} batches; its chunks' CPU {}), pool busy {} (CPU {}, run-queue {}), wake-up {:.0} us/job, {:.0} samples copied per window",
+            st.jobs,
+            st.pool_windows,
+            st.main_windows,
+            st.batches,
+            ms(Duration::from_nanos(st.main_ahead_cpu_ns)),
+            ms(Duration::from_nanos(st.pool_busy_ns)),
+            ms(Duration::from_nanos(st.pool_cpu_ns)),
+            ms(Duration::from_nanos(st.pool_runqueue_ns)),
+            st.wake_ns as f64 / st.jobs as f64 / 1e3,
+            st.samples_copied as f64 / windows as f64,
+        );
+        println!(
+            "      critical path on two idle cores from the threads' CPU times: {} -> predicted speedup {:.2}x over 1 worker's CPU {}; CPU total {} ({:.2}x of 1 worker's)",
+            ms(Duration::from_nanos(predicted)),
+            one_cpu as f64 / predicted.max(1) as f64,
+            ms(Duration::from_nanos(one_cpu)),
+            ms(Duration::from_nanos(m.main_cpu + st.pool_cpu_ns)),
+            (m.main_cpu + st.pool_cpu_ns) as f64 / one_cpu.max(1) as f64,
+        );
+    }
+}
+
+/// The instrumented figures, load-independent: 1 worker, 2 workers with the batches computed
+/// in one go (the schedule before pipelining), 2 workers pipelined; the run with the median
+/// calling-thread CPU time of 5 each.
+fn instrumented(signal: &[f32], windows: u64) {
+    println!(
+        "instrumented (kernel per-thread CPU accounting; median of 5 runs by calling-thread CPU):"
+    );
+    let pick = |workers: usize, synchronous: bool| {
+        let mut runs: Vec<Measured> = (0..5)
+            .map(|_| measured(signal, windows, workers, synchronous))
+            .collect();
+        runs.sort_by_key(|m| m.main_cpu);
+        runs.swap_remove(2)
+    };
+    let one = pick(1, false);
+    print_instrumented(
+        "1 worker                  ",
+        &one,
+        windows,
+        one.main_cpu,
+        false,
+    );
+    let sync = pick(2, true);
+    print_instrumented(
+        "2 workers, batch in one go",
+        &sync,
+        windows,
+        one.main_cpu,
+        true,
+    );
+    let piped = pick(2, false);
+    print_instrumented(
+        "2 workers, pipelined      ",
+        &piped,
+        windows,
+        one.main_cpu,
+        false,
+    );
+    // The part of every run above that is not window evaluation: the planner's probe (4
+    // windows for the output sizes, 3% of the windows timed per stage) and the plan.
+    let mut p = chain(2);
+    p.force_workers(Some((2, batch())));
+    let before = thread_cpu_ns().unwrap_or((0, 0));
+    black_box(p.plan::<classify>(signal, 0..windows).expect("plans"));
+    let after = thread_cpu_ns().unwrap_or((0, 0));
+    println!(
+        "      of which planning (probe and timed probe, on the calling thread, in every run): CPU {}",
+        ms(Duration::from_nanos(after.0.saturating_sub(before.0)))
+    );
+    println!(
+        "the audio job's pipeline streamed (push mode; sequential tail: flux, classify, smooth):"
+    );
+    let pick = |workers: usize, synchronous: bool| {
+        let mut runs: Vec<Measured> = (0..5)
+            .map(|_| measured_stream(signal, workers, synchronous))
+            .collect();
+        runs.sort_by_key(|m| m.main_cpu);
+        runs.swap_remove(2)
+    };
+    let one = pick(1, false);
+    print_instrumented(
+        "1 worker                  ",
+        &one,
+        windows,
+        one.main_cpu,
+        false,
+    );
+    let sync = pick(2, true);
+    print_instrumented(
+        "2 workers, batch in one go",
+        &sync,
+        windows,
+        one.main_cpu,
+        true,
+    );
+    let piped = pick(2, false);
+    print_instrumented(
+        "2 workers, pipelined      ",
+        &piped,
+        windows,
+        one.main_cpu,
+        false,
+    );
 }
 
 fn load_average() -> String {
@@ -304,7 +513,7 @@ fn report(signal: &[f32], windows: u64) {
         "  signal: {} of f32 samples",
         human(std::mem::size_of_val(signal) as u64)
     );
-    let mut p = Chain::new(config(2), BandParams::default()).expect("valid config");
+    let mut p = chain(2);
     let plan = p.plan::<classify>(signal, 0..windows).expect("plans");
     println!("{plan}");
 }
@@ -313,6 +522,10 @@ fn main() {
     let windows = if bench_mode() { WINDOWS } else { TEST_WINDOWS };
     let signal = Synth::new().take(samples_for(windows));
     if report_requested() {
+        instrumented(&signal, windows);
+        if std::env::var("SQRTSPACE_BENCH_INSTRUMENT_ONLY").is_ok_and(|v| v == "1") {
+            return;
+        }
         report(&signal, windows);
         return;
     }

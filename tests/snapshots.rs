@@ -190,3 +190,41 @@ fn workers_section_of_the_plan() {
     );
     insta::assert_snapshot!("plan_workers", p.to_string());
 }
+
+/// The workers section with the candidates timed on the probe prefix (fixed figures: the
+/// measured ones vary from run to run).
+#[test]
+fn workers_section_with_timed_candidates() {
+    use sqrtspace::parallel::{Candidate, Parallelism, StageCost};
+    let p = Parallelism::choose(
+        2,
+        2,
+        vec![
+            StageCost {
+                name: "spectrum",
+                nanos: 42_000,
+                sequential: false,
+            },
+            StageCost {
+                name: "tracker",
+                nanos: 4_000,
+                sequential: true,
+            },
+        ],
+        16_400,
+        16 << 20,
+        25_000,
+    );
+    let batch = p.batch;
+    let timed = |workers, nanos_per_window| Candidate {
+        workers,
+        batch,
+        nanos_per_window,
+    };
+    let kept = p
+        .clone()
+        .measured(vec![timed(1, 46_500), timed(2, 25_900)], 61, 4_430_000);
+    insta::assert_snapshot!("plan_workers_timed", kept.to_string());
+    let overruled = p.measured(vec![timed(1, 46_500), timed(2, 47_100)], 61, 4_430_000);
+    insta::assert_snapshot!("plan_workers_timed_overruled", overruled.to_string());
+}

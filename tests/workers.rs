@@ -516,3 +516,174 @@ fn the_planner_caps_workers_at_the_cores_and_says_so() {
         "{text}"
     );
 }
+
+/// Windows of `slow_pure` started on a pool thread, and whether the sink may go on.
+static STARTED_AHEAD: AtomicUsize = AtomicUsize::new(0);
+
+/// A pure stage that records, on pool threads, the highest window it started (plus one).
+#[stage(inputs = [input])]
+fn noted(frame: &[i32]) -> i64 {
+    if std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("sqrtspace-worker"))
+    {
+        // The frame's first sample is its window index (see `indexed`).
+        let t = usize::try_from(frame[0]).unwrap_or(0);
+        STARTED_AHEAD.fetch_max(t + 1, Ordering::SeqCst);
+    }
+    i64::from(frame[0]) * 3
+}
+
+pipeline! {
+    /// One pure stage, computed ahead.
+    struct Noted {
+        sample: i32,
+        params: Q,
+        stages: [noted],
+        output: noted,
+    }
+}
+
+/// Pipelining: while the calling thread hands the last window of the first batch to the sink,
+/// a pool thread is already computing the second batch. The sink waits (at most a minute, so
+/// that the old schedule fails rather than hangs) until a pool thread started a window of the
+/// second batch; when batches are computed in one go (`set_synchronous_batches`) that never
+/// happens before the sink has consumed the first batch.
+#[test]
+fn the_pool_computes_the_next_batch_while_the_calling_thread_consumes_this_one() {
+    let batch = 64u64;
+    let signal = indexed(4 * batch as i32);
+    let config = Config::default()
+        .with_window(4)
+        .with_hop(4)
+        .with_mode(Mode::Sqrt)
+        .with_max_workers(2);
+    for synchronous in [false, true] {
+        STARTED_AHEAD.store(0, Ordering::SeqCst);
+        let mut p = Noted::new(config.clone(), Q::new(1, 1)).unwrap();
+        p.force_workers(Some((2, batch)));
+        p.set_synchronous_batches(synchronous);
+        let mut overlapped = false;
+        let got = p.evaluate_with::<noted>(&signal, 0..4 * batch, |t, _| {
+            if t == batch - 1 {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                let patience = if synchronous {
+                    std::time::Duration::from_millis(200)
+                } else {
+                    std::time::Duration::from_secs(60)
+                };
+                let until = std::time::Instant::now() + patience;
+                while std::time::Instant::now() < until.min(deadline) {
+                    if STARTED_AHEAD.load(Ordering::SeqCst) > batch as usize {
+                        overlapped = true;
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+            }
+        });
+        assert!(got.is_ok());
+        assert_eq!(
+            overlapped,
+            !synchronous,
+            "synchronous batches: {synchronous}; stats {:?}",
+            p.worker_stats()
+        );
+        let st = p.worker_stats();
+        assert!(st.jobs > 0 && st.pool_windows > 0, "{st:?}");
+        assert_eq!(st.pool_windows + st.main_windows, 4 * batch, "{st:?}");
+        assert_eq!(st.aborted_jobs, 0, "{st:?}");
+        assert_eq!(
+            p.evaluate::<noted>(&signal, 0..4 * batch).unwrap(),
+            (0..4 * batch as i64).map(|t| t * 3).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A jump (random access far from the running batch) abandons the jobs in flight and the
+/// outputs stay those of one worker; a sink that stops early leaves no job behind that a
+/// later evaluation would collect.
+#[test]
+fn jumps_and_early_stops_leave_no_job_behind() {
+    let signal = indexed(2000);
+    let config = Config::default()
+        .with_window(4)
+        .with_hop(4)
+        .with_mode(Mode::Sqrt)
+        .with_max_workers(3);
+    let expect = |r: std::ops::Range<u64>| r.map(|t| t as i64 * 3).collect::<Vec<_>>();
+    let mut p = Noted::new(config, Q::new(1, 1)).unwrap();
+    p.force_workers(Some((3, 32)));
+    let mut s = p.over(&signal);
+    for (a, b) in [(0, 40), (1500, 1600), (100, 101), (1999, 2000), (0, 2000)] {
+        assert_eq!(s.evaluate::<noted>(a..b).unwrap(), expect(a..b), "{a}..{b}");
+    }
+    let mut n = 0;
+    p.evaluate_with::<noted>(&signal, 0..2000, |_, _| {
+        n += 1;
+        if n == 50 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert_eq!(n, 50);
+    assert_eq!(
+        p.evaluate::<noted>(&signal, 0..2000).unwrap(),
+        expect(0..2000)
+    );
+}
+
+/// A pure stage costly enough for the planner's model to choose 2 workers.
+#[stage(inputs = [input])]
+fn costly(frame: &[i32]) -> i64 {
+    let mut x = i64::from(frame[0]);
+    for i in 0..20_000i64 {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i));
+    }
+    x
+}
+
+pipeline! {
+    /// One costly pure stage.
+    struct Costly {
+        sample: i32,
+        params: Q,
+        stages: [costly],
+        output: costly,
+    }
+}
+
+/// `auto` with 2 workers allowed: when the model chooses 2 workers (an idle second core), the
+/// planner times 1 and 2 workers on the probe prefix and keeps 2 only if they were measured
+/// faster; the plan carries both timings, and the outputs are one worker's.
+#[test]
+fn the_planner_times_its_candidates_on_the_probe_prefix() {
+    let signal = indexed(2000);
+    let config = Config::default()
+        .with_window(4)
+        .with_hop(4)
+        .with_mode(Mode::Sqrt)
+        .with_max_workers(2);
+    let one = Costly::new(config.clone().with_max_workers(1), Q::new(1, 1))
+        .unwrap()
+        .evaluate::<costly>(&signal, 0..2000)
+        .unwrap();
+    let mut p = Costly::new(config, Q::new(1, 1)).unwrap();
+    let plan = p.plan::<costly>(&signal, 0..2000).unwrap();
+    let par = &plan.parallel;
+    if !par.candidates.is_empty() {
+        assert_eq!(par.candidates.len(), 2, "{plan}");
+        assert_eq!(par.candidates[0].workers, 1);
+        assert_eq!(par.candidate_windows, 60);
+        assert!(par.candidates_ns > 0);
+        let (t1, t2) = (
+            par.candidates[0].nanos_per_window,
+            par.candidates[1].nanos_per_window,
+        );
+        assert_eq!(par.workers > 1, t2 * 105 <= t1 * 100, "{plan}");
+        assert!(plan.to_string().contains("timed:"), "{plan}");
+    }
+    assert_eq!(p.evaluate::<costly>(&signal, 0..2000).unwrap(), one);
+}

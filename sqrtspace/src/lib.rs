@@ -125,10 +125,15 @@
 //! each stage's cost in its probe and puts the workers, the batch size, the sequential
 //! fraction and the Amdahl estimate (with the measured hand-over cost) in the [`Plan`]
 //! ([`parallel::Parallelism`]); it uses more than one worker only when the estimate says it
-//! pays, and never more than the cores. The threads are a small pool owned by the pipeline
+//! pays, and never more than the cores; in `auto`, from the start of a signal, it then times
+//! one worker and its choice over the probe prefix and keeps the choice only if it was
+//! measured faster (both timings and their cost are in the plan). The threads are a small pool owned by the pipeline
 //! (std threads and bounded channels, no dependency), so stages' thread-local caches stay
-//! warm; the batch size keeps the hand-over cost under 2% of a batch's work. Budgets hold for
-//! all threads together. Design and limits: [`exec::parallel`].
+//! warm; the batch size keeps the hand-over cost under 2% of a batch's work. Batches are
+//! pipelined: the pool computes the next batch while the calling thread computes its share of
+//! the current one and runs the sequential part over it, so neither waits for the other.
+//! Budgets hold for all threads together. [`Pipeline::worker_stats`] says where the threads'
+//! time went. Design and limits: [`exec::parallel`].
 //!
 //! ## Frames of varying length
 //!

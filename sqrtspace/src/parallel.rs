@@ -12,6 +12,7 @@
 //! handing a chunk to a pool thread and back. The speedup over one worker is the ratio of those
 //! times; `total / seq` bounds it whatever the number of workers.
 
+pub use crate::graph::workers::{thread_cpu_ns, WorkerStats};
 use crate::units::human;
 use std::fmt;
 
@@ -32,6 +33,19 @@ pub struct StageCost {
     /// Whether it runs on the calling thread in window order (stateful, or downstream of a
     /// stateful stage); otherwise it is part of the prefix computed ahead by the workers.
     pub sequential: bool,
+}
+
+/// A candidate plan timed on the probe prefix ([`Parallelism::candidates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Candidate {
+    /// Threads (the calling thread included).
+    pub workers: usize,
+    /// Windows per batch.
+    pub batch: u64,
+    /// Measured wall time per window over the probe prefix, in nanoseconds (the first
+    /// parallel batch includes starting the pool's threads).
+    pub nanos_per_window: u64,
 }
 
 /// The workers an evaluation uses, the batch size, and why. Plain data.
@@ -67,6 +81,14 @@ pub struct Parallelism {
     pub batch_bytes: u64,
     /// Why fewer workers than requested, or what limits the speedup.
     pub warnings: Vec<String>,
+    /// The candidates timed on the probe prefix (one worker, and the workers the model
+    /// chose), in that order; empty when none were timed (the model chose one worker, the
+    /// workers were forced, or push mode, where the stream's windows are not there yet).
+    pub candidates: Vec<Candidate>,
+    /// Windows of the probe prefix the candidates were timed over.
+    pub candidate_windows: u64,
+    /// Wall time of timing the candidates (the probe's cost), in nanoseconds.
+    pub candidates_ns: u64,
 }
 
 impl Parallelism {
@@ -87,6 +109,9 @@ impl Parallelism {
             worker_lru_bytes: 0,
             batch_bytes: 0,
             warnings: Vec::new(),
+            candidates: Vec::new(),
+            candidate_windows: 0,
+            candidates_ns: 0,
         }
     }
 
@@ -97,8 +122,9 @@ impl Parallelism {
     /// own LRUs) and `pool_overhead_ns` per chunk handed to a pool thread.
     ///
     /// The batch is the smallest that keeps the thread overhead under 2% of a batch's work,
-    /// at least 4 windows per worker, at most [`MAX_BATCH`] and at most what a quarter of the
-    /// LRU budget holds (never below one window per worker).
+    /// at least 4 windows per worker, at most [`MAX_BATCH`] and at most what an eighth of the
+    /// LRU budget holds (two batches are held at a time: the one consumed and the next;
+    /// never below one window per worker).
     #[must_use]
     pub fn choose(
         requested: usize,
@@ -141,7 +167,8 @@ impl Parallelism {
         let mem_cap = if ahead_bytes == 0 {
             MAX_BATCH
         } else {
-            (lru_bytes as u64 / 4 / ahead_bytes as u64).clamp(1, MAX_BATCH)
+            // Two batches are held at a time (the one consumed, the next one computed).
+            (lru_bytes as u64 / 8 / ahead_bytes as u64).clamp(1, MAX_BATCH)
         };
         let batch_for = |w: u64| -> u64 {
             // overhead x (w-1) <= 2% x batch x par / w
@@ -174,8 +201,8 @@ impl Parallelism {
         p.speedup_percent = speedup;
         if p.batch < 4 * best_w && mem_cap < 4 * best_w {
             p.warnings.push(format!(
-                "a quarter of the LRU budget ({}) holds only {} windows of outputs computed ahead: batches are small; raise Config::lru_bytes",
-                human(lru_bytes as u64 / 4),
+                "an eighth of the LRU budget ({}) holds only {} windows of outputs computed ahead: batches are small; raise Config::lru_bytes",
+                human(lru_bytes as u64 / 8),
                 mem_cap
             ));
         }
@@ -216,6 +243,42 @@ impl Parallelism {
         if self.workers > 1 {
             self.worker_lru_bytes = lru_bytes / 4 / self.workers;
             self.main_lru_bytes = lru_bytes / 2;
+        }
+        self
+    }
+}
+
+impl Parallelism {
+    /// `self` with the candidates timed over `windows` windows of the probe prefix in
+    /// `spent_ns` (one worker first): when the parallel candidate was not
+    /// [`MIN_SPEEDUP_PERCENT`] faster than one worker there, one worker, and a warning says so.
+    #[must_use]
+    pub fn measured(mut self, candidates: Vec<Candidate>, windows: u64, spent_ns: u64) -> Self {
+        self.candidate_windows = windows;
+        self.candidates_ns = spent_ns;
+        let one = candidates
+            .iter()
+            .find(|c| c.workers == 1)
+            .map(|c| c.nanos_per_window);
+        let many = candidates
+            .iter()
+            .find(|c| c.workers == self.workers && c.workers > 1)
+            .map(|c| c.nanos_per_window);
+        self.candidates = candidates;
+        if let (Some(one), Some(many)) = (one, many) {
+            if u128::from(many) * u128::from(MIN_SPEEDUP_PERCENT) > u128::from(one) * 100 {
+                self.warnings.push(format!(
+                    "timed on the probe's {windows} windows, {} workers took {many} ns/window and 1 worker {one} ns/window: 1 worker",
+                    self.workers
+                ));
+                self.main_lru_bytes += self.worker_lru_bytes * self.workers
+                    + usize::try_from(self.batch_bytes).unwrap_or(0);
+                self.workers = 1;
+                self.batch = 1;
+                self.worker_lru_bytes = 0;
+                self.batch_bytes = 0;
+                self.speedup_percent = 100;
+            }
         }
         self
     }
@@ -371,6 +434,27 @@ impl fmt::Display for Parallelism {
                 }
             )?;
         }
+        if !self.candidates.is_empty() {
+            let timed: Vec<String> = self
+                .candidates
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} worker{} {} ns/window",
+                        c.workers,
+                        if c.workers == 1 { "" } else { "s" },
+                        c.nanos_per_window
+                    )
+                })
+                .collect();
+            write!(
+                f,
+                "\n  timed:       {} over the probe's {} windows (timing took {:.2} ms)",
+                timed.join(", "),
+                self.candidate_windows,
+                self.candidates_ns as f64 / 1e6
+            )?;
+        }
         for w in &self.warnings {
             write!(f, "\n  warning:     {w}")?;
         }
@@ -418,6 +502,48 @@ mod tests {
         assert_eq!(busy.workers, 1);
         let w = busy.warnings.last().unwrap();
         assert!(w.contains("only 0.93x"), "{w}");
+    }
+
+    #[test]
+    fn timed_candidates_confirm_or_overrule_the_model() {
+        let p = Parallelism::choose(2, 2, vec![cost("a", 50_000, false)], 8, 1 << 20, 20_000);
+        assert_eq!(p.workers, 2);
+        let batch = p.batch;
+        let timed = |one: u64, two: u64| {
+            vec![
+                Candidate {
+                    workers: 1,
+                    batch: 1,
+                    nanos_per_window: one,
+                },
+                Candidate {
+                    workers: 2,
+                    batch,
+                    nanos_per_window: two,
+                },
+            ]
+        };
+        let faster = p.clone().measured(timed(50_000, 27_000), 61, 4_000_000);
+        assert_eq!(faster.workers, 2);
+        assert_eq!(faster.candidates.len(), 2);
+        assert_eq!(
+            (faster.candidate_windows, faster.candidates_ns),
+            (61, 4_000_000)
+        );
+        assert!(faster.to_string().contains(
+            "timed:       1 worker 50000 ns/window, 2 workers 27000 ns/window over the probe's 61 windows (timing took 4.00 ms)"
+        ));
+        // Not 5% faster: one worker, and the plan says why.
+        let slower = p.measured(timed(50_000, 48_000), 61, 4_000_000);
+        assert_eq!(
+            (slower.workers, slower.batch, slower.worker_lru_bytes),
+            (1, 1, 0)
+        );
+        let w = slower.warnings.last().unwrap();
+        assert!(
+            w.contains("2 workers took 48000 ns/window and 1 worker 50000"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //!   symphonia, packet by packet, mixed down to mono `f32` (full scale 1.0) at the file's
 //!   native sample rate, optionally looping the recording to make long-form input;
 //!   failures are typed [`DecodeError`]s.
+//! - `decode_ahead`: decoding on its own thread, overlapped with evaluation: a streamed
+//!   [`AudioJob`] receives decoded chunks through a bounded channel of
+//!   `DECODE_AHEAD` (4) chunks (backpressure), decoder errors in
+//!   order after the samples before them.
 //! - [`dsp`]: pure per-window functions: a Hann-windowed real FFT ([`Stft`],
 //!   [`hann_spectrum`]; realfft), band limiting ([`bandpass`]), spectral features
 //!   ([`spectral_features`]: centroid, peak, flatness, kurtosis, RMS level), spectral flux,
@@ -22,6 +26,7 @@
 
 pub mod assets;
 pub mod decode;
+mod decode_ahead;
 pub mod dsp;
 pub mod pipeline;
 

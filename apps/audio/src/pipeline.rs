@@ -22,7 +22,7 @@
 //!   output [`WindowClass`] carries the smoothed class, the raw class, the features and the flux.
 //!
 //! [`AudioJob`] runs the pipeline on a file: in `sqrt` mode it decodes incrementally with
-//! [`AudioReader`] and feeds [`Pipeline::stream`](sqrtspace::Pipeline::stream), never holding the recording; in `classic`
+//! [`AudioReader`] on a thread of its own (overlapped with the evaluation) and feeds [`Pipeline::stream`](sqrtspace::Pipeline::stream), never holding the recording; in `classic`
 //! mode it decodes everything into memory and calls [`Pipeline::evaluate_with`](sqrtspace::Pipeline::evaluate_with) (the
 //! baseline); in `auto` mode [`AudioJob::estimate`] plans from the file header alone and picks
 //! one of the two. Outputs are bit-identical across modes ([`OutputDigest`]).
@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use num_complex::Complex32;
 
 use crate::decode::{AudioReader, DecodeError};
+use crate::decode_ahead::{decoded_ahead, Decoded};
 use crate::dsp::{
     self, band_bins, band_features, hann_spectrum_into, spectral_flux, Class, ClassSmoother,
     ClassSummary, DspError, Features, DEFAULT_FLATNESS_SPLIT, DEFAULT_SILENCE_DBFS,
@@ -607,7 +608,9 @@ pub struct AudioRun {
     /// this run's own peak ([`sqrtspace::metrics::peak_rss`], reset when the run starts), elsewhere the
     /// process's high-water mark (`ru_maxrss`).
     pub measured: Measured,
-    /// Time spent inside the decoder (part of `measured.wall`).
+    /// Time spent inside the decoder. Streamed runs decode on their own thread, overlapped
+    /// with the evaluation (so it may be mostly hidden in `measured.wall`, and it counts in
+    /// `measured`'s CPU time); classic runs decode first, on the calling thread.
     pub decode: Duration,
     /// The engine's counters.
     pub counters: Counters,
@@ -672,57 +675,25 @@ pub struct Progress {
     pub total: Option<u64>,
 }
 
-/// Decoder chunks gathered to [`CHUNK_SAMPLES`], with decode time and progress accounting.
+/// Chunks decoded ahead on the decoder thread ([`crate::decode_ahead`]), with decode time
+/// and progress accounted on the calling thread as they arrive.
 struct Chunks<'a> {
-    reader: &'a mut AudioReader,
+    decoded: &'a mut dyn Iterator<Item = Decoded>,
     decode: &'a mut Duration,
     progress: &'a mut dyn FnMut(Progress),
     total: Option<u64>,
-    done: bool,
-    /// A decoder error met after some samples were gathered: handed out after them, so the
-    /// windows decoded before the damage are still evaluated.
-    pending: Option<AudioError>,
 }
 
 impl Iterator for Chunks<'_> {
     type Item = Result<Vec<f32>, AudioError>;
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.pending.take() {
-            return Some(Err(e));
-        }
-        if self.done {
-            return None;
-        }
-        let mut out = Vec::with_capacity(CHUNK_SAMPLES + 8192);
-        while out.len() < CHUNK_SAMPLES {
-            let start = Instant::now();
-            let chunk = self.reader.next_chunk();
-            *self.decode += start.elapsed();
-            match chunk {
-                Ok(Some(c)) => out.extend_from_slice(c),
-                Ok(None) => {
-                    self.done = true;
-                    break;
-                }
-                Err(e) => {
-                    self.done = true;
-                    if out.is_empty() {
-                        return Some(Err(e.into()));
-                    }
-                    self.pending = Some(e.into());
-                    break;
-                }
-            }
-        }
+        let d = self.decoded.next()?;
+        *self.decode += d.decode;
         (self.progress)(Progress {
-            samples: self.reader.samples_read(),
+            samples: d.samples_read,
             total: self.total,
         });
-        if out.is_empty() {
-            None
-        } else {
-            Some(Ok(out))
-        }
+        Some(d.item.map_err(AudioError::from))
     }
 }
 
@@ -815,7 +786,12 @@ impl AudioJob {
     /// complete windows before the failure have been handed to `sink`);
     /// [`AudioError::TooShort`] when the input holds no complete window;
     /// [`AudioError::Engine`]`(`[`sqrtspace::Error::Sink`]`)` with the sink's `io::Error` as
-    /// its source when the sink fails (nothing after that window is decoded).
+    /// its source when the sink fails (decoding stops there too: at most a few chunks, the
+    /// decoder thread's queue, were decoded ahead).
+    ///
+    /// Streamed runs (`sqrt`) decode on a thread of their own (`sqrtspace-decode`), feeding
+    /// the evaluation through a bounded queue of decoded chunks, so that the run takes about
+    /// the longer of decoding and evaluating, not their sum.
     pub fn run(
         &self,
         planner: &Planner,
@@ -869,15 +845,16 @@ impl AudioJob {
                 )
             }
             _ => {
-                let chunks = Chunks {
-                    reader: &mut reader,
-                    decode: &mut decode,
-                    progress,
-                    total,
-                    done: false,
-                    pending: None,
-                };
-                let end = pipe.stream(chunks, |t, o| on_output(t, &o))?;
+                // Decoding runs on its own thread, overlapped with the evaluation.
+                let end = decoded_ahead(&mut reader, CHUNK_SAMPLES, |decoded| {
+                    let chunks = Chunks {
+                        decoded,
+                        decode: &mut decode,
+                        progress,
+                        total,
+                    };
+                    pipe.stream(chunks, |t, o| on_output(t, &o))
+                })?;
                 if end.windows == 0 {
                     return Err(too_short(
                         &self.input,

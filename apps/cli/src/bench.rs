@@ -42,6 +42,11 @@ pub struct BenchArgs {
     /// LRU budgets of the matrix, in MiB (comma-separated).
     #[arg(long = "lru-mb", value_name = "MIB,..", value_delimiter = ',', default_values_t = [32.0, 64.0, 128.0])]
     pub lrus: Vec<f64>,
+    /// Worker counts of the matrix (comma-separated, 1..=1024): each sqrt cell runs with
+    /// `Config::max_workers` set to each; the engine caps it at the cores (and at 1 on a busy
+    /// machine), and the row says how many it used and why.
+    #[arg(long = "workers", value_name = "N,..", value_delimiter = ',', default_values_t = [1usize, 2, 4, 8])]
+    pub workers: Vec<usize>,
     /// Time each matrix cell this many times and keep the fastest.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: u32,
@@ -113,12 +118,25 @@ pub struct BenchRow {
     pub vs_fused: Option<f64>,
     /// The planner's estimate of classic's working set, MiB.
     pub classic_est_mb: f64,
+    /// Workers requested (`Config::max_workers`; 1 where not applicable).
+    #[serde(default = "one")]
+    pub workers: usize,
+    /// Threads the engine used (`Pipeline::workers_used`).
+    #[serde(default = "one")]
+    pub workers_used: usize,
+    /// Why fewer workers ran than were requested (empty when all ran).
+    #[serde(default)]
+    pub workers_note: String,
     /// `ok`, or why it failed.
     pub status: String,
     /// Output comparison with the reference run.
     pub outputs: String,
     /// Why auto chose its mode.
     pub reason: String,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Runs `bench audio`.
@@ -170,6 +188,11 @@ pub fn run(a: &BenchArgs) -> Result<(), CliError> {
 fn check_bench_args(a: &BenchArgs) -> Result<(), CliError> {
     for &w in &a.windows {
         check_window(w as u64)?;
+    }
+    if let Some(&w) = a.workers.iter().find(|&&w| w == 0 || w > 1024) {
+        return Err(CliError::Usage(format!(
+            "--workers {w} is out of range: give worker counts from 1 to 1024, e.g. --workers 1,2,4,8"
+        )));
     }
     for &lru in &a.lrus {
         check_lru_mb(lru)?;
@@ -240,12 +263,17 @@ fn matrix(
         human(Machine::probe().llc_bytes)
     );
     say!(
-        "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9} {:>11} {:>11} {:>9}  outputs",
+        "workers: Config::max_workers of the sqrt cells; `U<R` when the engine used U threads for R requested (capped at the {} cores, or at 1 on a busy machine: the row says which).",
+        sqrtspace::parallel::cores()
+    );
+    say!(
+        "{:<8} {:>6} {:>5} {:>4} {:>8} {:>7} {:>8} {:>9} {:>11} {:>11} {:>9}  outputs",
         "mode",
         "window",
         "hop",
         "k",
         "LRU MiB",
+        "workers",
         "windows",
         "time s",
         "windows/s",
@@ -289,52 +317,61 @@ fn matrix(
     for &w in &a.windows {
         for &k in &a.ks {
             for &lru in &a.lrus {
-                let config = cell_config(w, k, lru)?.with_mode(Mode::Sqrt);
-                // Each sqrt run right after a run of the fused loop, fastest of each: the
-                // ratio then compares runs taken side by side, not minutes apart.
-                let mut fw = Duration::MAX;
-                let mut best = (Duration::MAX, OutputDigest::default(), 0u64, 0u64);
-                for _ in 0..a.runs {
-                    fw = fw.min(time_fused(&signal, &config, &params).0);
-                    let run = time_engine(&signal, &config, &params, &planner, 1)?;
-                    if run.0 < best.0 {
-                        best = run;
+                for &workers in &a.workers {
+                    let config = cell_config(w, k, lru)?
+                        .with_mode(Mode::Sqrt)
+                        .with_max_workers(workers);
+                    // Each sqrt run right after a run of the fused loop, fastest of each: the
+                    // ratio then compares runs taken side by side, not minutes apart.
+                    let mut fw = Duration::MAX;
+                    let mut best = (Duration::MAX, OutputDigest::default(), 0u64, 0u64);
+                    let mut threads = 1;
+                    for _ in 0..a.runs {
+                        fw = fw.min(time_fused(&signal, &config, &params).0);
+                        let (run, u) = time_engine(&signal, &config, &params, &planner, 1)?;
+                        threads = threads.max(u);
+                        if run.0 < best.0 {
+                            best = run;
+                        }
                     }
+                    let (wall, digest, windows, faults) = best;
+                    let fd = fused_of(w).map_or(digest, |f| f.1);
+                    let outputs = if fd == digest {
+                        "identical to fused"
+                    } else {
+                        "DIFFER from fused"
+                    };
+                    // The budget the engine uses: the requested one capped at 0.6 x LLC.
+                    let used = planner.lru_for(&config, Mode::Sqrt, 0) as f64 / MIB as f64;
+                    let mut r = row(
+                        "matrix",
+                        "modest",
+                        hours,
+                        "sqrt",
+                        "sqrt",
+                        &config,
+                        k,
+                        used,
+                        windows,
+                        wall,
+                        Duration::ZERO,
+                        Some(ratio(wall, fw)),
+                        outputs,
+                    );
+                    r.major_faults = faults;
+                    r.lru_requested_mb = lru;
+                    r.workers = workers;
+                    r.workers_used = threads;
+                    r.workers_note = workers_note(workers, threads);
+                    print_row(&r);
+                    emit(&r)?;
                 }
-                let (wall, digest, windows, faults) = best;
-                let fd = fused_of(w).map_or(digest, |f| f.1);
-                let outputs = if fd == digest {
-                    "identical to fused"
-                } else {
-                    "DIFFER from fused"
-                };
-                // The budget the engine uses: the requested one capped at 0.6 x LLC.
-                let used = planner.lru_for(&config, Mode::Sqrt, 0) as f64 / MIB as f64;
-                let mut r = row(
-                    "matrix",
-                    "modest",
-                    hours,
-                    "sqrt",
-                    "sqrt",
-                    &config,
-                    k,
-                    used,
-                    windows,
-                    wall,
-                    Duration::ZERO,
-                    Some(ratio(wall, fw)),
-                    outputs,
-                );
-                r.major_faults = faults;
-                r.lru_requested_mb = lru;
-                print_row(&r);
-                emit(&r)?;
             }
         }
     }
     for &w in &a.windows {
         let config = cell_config(w, 8, 0.0)?.with_mode(Mode::Classic);
-        let (wall, digest, windows, faults) =
+        let ((wall, digest, windows, faults), _) =
             time_engine(&signal, &config, &params, &planner, a.runs)?;
         let (fw, fd) = fused_of(w).unwrap_or((wall, digest));
         let outputs = if fd == digest {
@@ -388,17 +425,22 @@ fn time_fused(
     (m.stop().wall, d, windows)
 }
 
+/// The fastest run of a cell: wall time, output digest, windows, major faults.
+type Timed = (Duration, OutputDigest, u64, u64);
+
 /// Times the engine over the in-memory signal: sqrt streams it in 32 Ki-sample chunks through
 /// `Pipeline::stream` (the path `demo audio` uses, minus the decoder); classic evaluates the
-/// whole range. Returns the fastest wall time, the digest, the windows and major faults.
+/// whole range. Returns the fastest wall time, the digest, the windows and major faults, and
+/// the most threads a run used.
 fn time_engine(
     signal: &[f32],
     config: &Config,
     params: &AudioParams,
     planner: &Planner,
     runs: u32,
-) -> Result<(Duration, OutputDigest, u64, u64), CliError> {
+) -> Result<(Timed, usize), CliError> {
     let mut best = (Duration::MAX, OutputDigest::default(), 0u64, 0u64);
+    let mut used = 1;
     for _ in 0..runs {
         let mut pipe = AudioPipeline::new(config.clone(), *params).map_err(AudioError::from)?;
         pipe.set_planner(planner.clone());
@@ -419,11 +461,29 @@ fn time_engine(
                 .windows
         };
         let measured = m.stop();
+        used = used.max(pipe.workers_used());
         if measured.wall < best.0 {
             best = (measured.wall, d, windows, measured.major_faults);
         }
     }
-    Ok(best)
+    Ok((best, used))
+}
+
+/// Why `used` threads ran for `requested` workers: capped at the cores, or at 1 because the
+/// machine was busy when the run started (`sqrtspace::parallel::capped_by_load`); empty when
+/// all ran.
+fn workers_note(requested: usize, used: usize) -> String {
+    let cores = sqrtspace::parallel::cores();
+    if used >= requested {
+        String::new()
+    } else if used == requested.min(cores) {
+        format!("capped at {used}: {cores} cores")
+    } else {
+        format!(
+            "{used} of {}: the machine was busy (no spare core)",
+            requested.min(cores)
+        )
+    }
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {
@@ -469,6 +529,9 @@ fn row(
         windows_per_s: windows as f64 / wall.as_secs_f64().max(1e-12),
         vs_fused,
         classic_est_mb: 0.0,
+        workers: 1,
+        workers_used: 1,
+        workers_note: String::new(),
         status: "ok".into(),
         outputs: outputs.into(),
         reason: String::new(),
@@ -490,19 +553,32 @@ fn print_row(r: &BenchRow) {
         format!("{}", r.lru_mb)
     };
     let vs = r.vs_fused.map_or("-".to_string(), |v| format!("{v:.3}x"));
+    // `used<requested` when the engine ran fewer threads (the note says why).
+    let workers = if r.workers_used < r.workers {
+        format!("{}<{}", r.workers_used, r.workers)
+    } else {
+        r.workers.to_string()
+    };
+    let note = if r.workers_note.is_empty() {
+        String::new()
+    } else {
+        format!(" (workers {})", r.workers_note)
+    };
     say!(
-        "{:<8} {:>6} {:>5} {:>4} {:>8} {:>8} {:>9.3} {:>11.0} {:>7.1} MiB {:>9}  {}",
+        "{:<8} {:>6} {:>5} {:>4} {:>8} {:>7} {:>8} {:>9.3} {:>11.0} {:>7.1} MiB {:>9}  {}{}",
         r.mode,
         r.window,
         r.hop,
         k,
         lru,
+        workers,
         r.windows,
         r.wall_s,
         r.windows_per_s,
         r.peak_rss_mb,
         vs,
-        r.outputs
+        r.outputs,
+        note
     );
     let _ = std::io::stdout().flush();
 }
@@ -721,6 +797,9 @@ fn extreme(
                 k: 0,
                 lru_mb: config.lru_bytes as f64 / MIB as f64,
                 lru_requested_mb: config.lru_bytes as f64 / MIB as f64,
+                workers: 1,
+                workers_used: 1,
+                workers_note: String::new(),
                 windows: 0,
                 wall_s: 0.0,
                 decode_s: 0.0,

@@ -27,7 +27,8 @@ pub struct PlotArgs {
     /// A CSV file written by `sqrtspace bench audio --csv` (matrix or `--extreme` rows).
     #[arg(value_name = "FILE.csv")]
     pub csv: PathBuf,
-    /// Directory for the charts (`time.png`, `peak_rss.png`); created if missing.
+    /// Directory for the charts (`time.png`, `peak_rss.png`, and `workers.png` when the rows
+    /// have a workers axis); created if missing.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
 }
@@ -68,27 +69,63 @@ pub fn run(a: &PlotArgs) -> Result<(), CliError> {
     } else {
         (|r| r.window as f64, "window (samples)")
     };
+    // With a workers axis, the time and RSS charts show the 1-worker rows; `workers.png`
+    // shows time against the workers requested.
+    let workers_axis = rows
+        .iter()
+        .map(|r| r.workers)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    let single: Vec<BenchRow> = rows.iter().filter(|r| r.workers <= 1).cloned().collect();
     let time = a.out.join("time.png");
     chart(
         &time,
-        &rows,
+        &single,
         x_of,
         x_desc,
         "wall time (s, log scale)",
         "Time by mode and size",
         |r| r.wall_s,
+        series_of,
     )?;
     let rss = a.out.join("peak_rss.png");
     chart(
         &rss,
-        &rows,
+        &single,
         x_of,
         x_desc,
         "peak RSS (MiB, log scale)",
         "Peak RSS by mode and size",
         |r| r.peak_rss_mb,
+        series_of,
     )?;
-    say!("wrote {} and {}", time.display(), rss.display());
+    if workers_axis {
+        let workers = a.out.join("workers.png");
+        let threaded: Vec<BenchRow> = rows
+            .iter()
+            .filter(|r| r.requested == "sqrt" || r.requested == "auto")
+            .cloned()
+            .collect();
+        chart(
+            &workers,
+            &threaded,
+            |r| r.workers as f64,
+            "workers requested (Config::max_workers; the engine caps them at the cores)",
+            "wall time (s, log scale)",
+            "Time by workers (line: geometric mean over k and LRU)",
+            |r| r.wall_s,
+            |r| format!("{} window {}", r.requested, r.window),
+        )?;
+        say!(
+            "wrote {}, {} and {}",
+            time.display(),
+            rss.display(),
+            workers.display()
+        );
+    } else {
+        say!("wrote {} and {}", time.display(), rss.display());
+    }
     Ok(())
 }
 
@@ -134,6 +171,10 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one chart's data, axes, texts and series"
+)]
 fn chart(
     path: &Path,
     rows: &[BenchRow],
@@ -142,6 +183,7 @@ fn chart(
     y_desc: &str,
     caption: &str,
     y_of: fn(&BenchRow) -> f64,
+    series_of: fn(&BenchRow) -> String,
 ) -> Result<(), CliError> {
     let err = |e: &dyn std::fmt::Display| CliError::Plot {
         path: path.to_path_buf(),

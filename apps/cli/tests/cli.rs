@@ -219,6 +219,8 @@ fn bench_matrix_writes_rows_that_plot_reads() {
         "8",
         "--lru-mb",
         "1",
+        "--workers",
+        "1,1024",
         "--csv",
         path(&csv),
     ]);
@@ -229,8 +231,32 @@ fn bench_matrix_writes_rows_that_plot_reads() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!stdout.contains("DIFFER"), "{stdout}");
-    let rows = fs::read_to_string(&csv).unwrap().lines().count();
-    assert_eq!(rows, 1 + 2 * 3, "header + fused, sqrt, classic per window");
+    let text = fs::read_to_string(&csv).unwrap();
+    let rows = text.lines().count();
+    assert_eq!(
+        rows,
+        1 + 2 * 4,
+        "header + fused, sqrt with 1 and 1024 workers, classic per window"
+    );
+    // The workers axis: 1024 workers requested, at most the cores used, and the row says why.
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (requested, used, note) = (col("workers"), col("workers_used"), col("workers_note"));
+    let many: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[requested] == "1024")
+        .collect();
+    assert_eq!(many.len(), 2, "{text}");
+    for r in &many {
+        let n: usize = r[used].parse().unwrap();
+        assert!(n < 1024, "{text}");
+        assert!(
+            r[note].contains("capped at") || r[note].contains("busy"),
+            "{text}"
+        );
+    }
     let plots = d.path().join("plots");
     let out = sqrtspace(&["plot", path(&csv), "--out", path(&plots)]);
     assert!(
@@ -238,7 +264,7 @@ fn bench_matrix_writes_rows_that_plot_reads() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for png in ["time.png", "peak_rss.png"] {
+    for png in ["time.png", "peak_rss.png", "workers.png"] {
         let bytes = fs::read(plots.join(png)).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
     }

@@ -20,6 +20,7 @@
 //! Module dependencies run one way: `exec` -> `plan` -> `graph` -> `cache`, `metrics`,
 //! `config`, `stage`; nothing below `exec` imports it.
 
+mod candidates;
 pub(crate) mod classic;
 mod input;
 mod keyed;
@@ -28,6 +29,7 @@ mod pipeline;
 mod pool;
 mod pull;
 mod push;
+mod schedule;
 mod sink;
 pub(crate) mod sqrt;
 

@@ -9,18 +9,26 @@
 //! stage downstream of one, must see the windows in order. So with `w` workers:
 //!
 //! 1. the *boundary* stages (stages of the prefix that the sequential part or the caller
-//!    reads) are computed ahead for a batch of windows `[t, t + batch)`, split into `w`
-//!    contiguous chunks, one per thread (the calling thread takes the first). Each thread has
+//!    reads) are computed ahead in batches of windows `[t, t + batch)`. Each pool thread has
 //!    its own engine state (typed slots, an LRU, counters: nothing shared but the frames, the
 //!    parameters and the configuration), so workers never lock;
-//! 2. the calling thread then evaluates windows in order exactly as with one worker: a fetch
-//!    of a boundary stage takes its output from the batch instead of computing it, and the
-//!    first fetch that finds no output there starts the next batch at that window (demand
-//!    driven: replays from checkpoints, lookbacks and the classic mode's columns all go
-//!    through the same path);
+//! 2. the calling thread evaluates windows in order exactly as with one worker: a fetch of a
+//!    boundary stage takes its output from the batch instead of computing it;
 //! 3. outputs reach the sink in window order from the calling thread, so delivery order,
 //!    outputs (bit for bit), errors and counters of the sequential part are those of one
 //!    worker.
+//!
+//! The batches are *pipelined* ([`crate::exec::schedule`]): the calling thread computes the
+//! first part of each batch itself, inline (its *share*, sized so that it finishes the batch,
+//! sequential part included, when the pool finishes the rest), and the pool threads are
+//! handed the rest of batch `n + 1` while the calling thread consumes batch `n`. Computing
+//! each batch in one go instead (the calling thread's chunk, a wait for the pool's, then the
+//! sequential part over the batch while the pool sits idle) left both threads idle part of
+//! the time: `benches/workers.rs` prints both schedules' per-thread CPU times and waits. The
+//! first fetch outside the running batches (a replay from a checkpoint, a random access)
+//! abandons the jobs in flight and starts again there (demand driven: replays, lookbacks and
+//! push mode all go through the same path). Classic mode, which fills whole columns from the
+//! batches, computes each batch in one go and keeps them.
 //!
 //! Segments started from checkpoints would also parallelise stateful stages, but only on a
 //! second pass (checkpoints must exist first) and with replays of up to `k` windows per
@@ -31,17 +39,22 @@
 //!
 //! # Threads
 //!
-//! The chunks after the first go to a pool of threads that the pipeline starts at its first
-//! batch and keeps while it lives (`sqrtspace-worker-N`), each fed through a bounded channel
-//! of capacity 1 and answering on its own channel: the calling thread waits for exactly the
-//! chunks it handed out, and a thread that were gone would only make it compute that chunk
-//! itself, so no wait can deadlock. A pool thread gets an owned job (a copy of the samples
-//! its chunk reads, from the longest lookback chain before it to its last frame's end; the
-//! parameters behind an `Arc`), so nothing borrowed crosses threads and the pipeline needs no
-//! `unsafe`. Persistent threads keep stages' thread-local caches (FFT plans) warm and cost a
-//! channel round trip per chunk (measured by the planner, a few microseconds) instead of a
-//! thread start; rayon would add a dependency for the same. The batch size keeps that cost
-//! under 2% of a batch's work.
+//! The pool's chunks go to threads that the pipeline starts at its first batch and keeps
+//! while it lives (`sqrtspace-worker-N`), each fed through a bounded channel and answering on
+//! its own channel, with at most two jobs in flight per thread (the current batch's and the
+//! next's), so that neither side ever blocks on a send: the calling thread waits only for a
+//! result it needs, which the thread computes without waiting for anything, and a thread that
+//! were gone would only make the calling thread compute those windows itself, so no wait can
+//! deadlock. A pool thread gets an owned job (a copy of the samples its chunk reads, from the
+//! longest lookback chain before it to its last frame's end, a few per cent of the chunk's
+//! work; the parameters behind an `Arc`), so nothing borrowed crosses threads and the
+//! pipeline needs no `unsafe`; in push mode the copy also lets the pool compute a batch while
+//! the caller pushes more samples and the input buffer is trimmed. Persistent threads keep
+//! stages' thread-local caches (FFT plans) warm and cost a channel round trip per chunk
+//! (measured by the planner, a few microseconds) instead of a thread start; rayon would add a
+//! dependency for the same, and its work stealing does not fit ordered consumption by one
+//! thread. [`Pipeline::worker_stats`](crate::Pipeline::worker_stats) reports where the
+//! threads' time went.
 //!
 //! # Errors and panics
 //!
@@ -58,7 +71,8 @@
 //! The LRU budget holds for all threads together: the sequential part gets half (less what
 //! the batch does not use), the batch of outputs computed ahead at most a quarter, and the
 //! workers' own LRUs share the last quarter (see [`Parallelism::choose`]). A batch replaces the
-//! previous one, so what is held ahead is bounded by one batch, whatever the stream's length.
+//! previous one, so what is held ahead is bounded by two batches (the one consumed and the
+//! next, in the pool's hands), whatever the stream's length.
 //! In classic mode the batches are kept until the columns are filled (classic materialises
 //! every intermediate anyway). The live-bytes counter includes the batch and the workers'
 //! high-water marks.
@@ -71,7 +85,7 @@ use crate::exec::pool::run_batch;
 use crate::exec::sqrt::fetch_output;
 use crate::graph::workers::{Boxed, Failure, Prefetch, Timing};
 use crate::graph::{index_of, needs, Compute, Core, Exec, Graph, Has};
-use crate::parallel::{cores, spare_parallelism, Parallelism, StageCost};
+use crate::parallel::{cores, spare_parallelism, Parallelism, StageCost, WorkerStats};
 use std::ops::Range;
 use std::panic::resume_unwind;
 use std::sync::mpsc::sync_channel;
@@ -114,12 +128,16 @@ pub(crate) fn take<G: Has<S>, S: Compute<G>>(
         return Ok(None);
     }
     if !pf.store.contains_key(&(idx, t)) {
-        // Inside the batch (taken already) or just before it (a lookback): compute here.
-        let near = t < pf.filled.start && t + pf.batch > pf.filled.start;
-        if pf.filled.contains(&t) || near {
-            return Ok(None);
+        if !pf.keep && !ex.core.workers.synchronous {
+            crate::exec::schedule::locate(ex, t);
+        } else {
+            // Inside the batch (taken already) or just before it (a lookback): compute here.
+            let near = t < pf.filled.start && t + pf.batch > pf.filled.start;
+            if pf.filled.contains(&t) || near {
+                return Ok(None);
+            }
+            run_batch(ex, t);
         }
-        run_batch(ex, t);
     }
     let Some(pf) = ex.core.workers.active.as_mut() else {
         return Ok(None);
@@ -327,6 +345,7 @@ pub(crate) fn start<G: Graph>(
     need: &[Option<Range<u64>>],
     keep: bool,
 ) {
+    stop(core);
     core.workers.most_used = core.workers.most_used.max(par.workers);
     core.workers.active = (par.workers > 1).then(|| {
         Prefetch::new(
@@ -339,12 +358,69 @@ pub(crate) fn start<G: Graph>(
             keep,
             par.worker_lru_bytes,
         )
+        .with_main_share(main_share(par))
     });
 }
 
-/// Ends computing ahead: drops what was not taken.
+/// Push mode: continues the running schedule with the windows of `need` (more samples were
+/// pushed since the last pull) when it was started with the same workers and batch; `false`
+/// when there is none to continue.
+pub(crate) fn resume<G: Graph>(
+    core: &mut Core<G>,
+    par: &Parallelism,
+    need: &[Option<Range<u64>>],
+) -> bool {
+    let synchronous = core.workers.synchronous;
+    let Some(pf) = core.workers.active.as_mut() else {
+        return false;
+    };
+    if pf.keep || synchronous || pf.workers != par.workers || pf.batch != par.batch.max(1) {
+        return false;
+    }
+    for (l, n) in pf.limit.iter_mut().zip(need) {
+        *l = (*l).max(n.as_ref().map_or(0, |r| r.end));
+    }
+    true
+}
+
+/// Hands out the next batch's pool part if the schedule ran out of windows before and more
+/// are needed now (push mode, after more samples arrived).
+pub(crate) fn extend<G: Graph>(ex: &mut Exec<'_, G>) {
+    crate::exec::schedule::extend(ex);
+}
+
+/// The calling thread's share of a batch at the start (corrected after each batch from the
+/// measured times, [`crate::exec::schedule`]): `batch (p - (w - 1) s) / (w p)` windows from
+/// the probe's per-window costs `p` (prefix) and `s` (sequential part), `batch / w` when they
+/// were not measured.
+fn main_share(par: &Parallelism) -> u64 {
+    let w = par.workers.max(1) as u64;
+    let seq: u64 = par
+        .stages
+        .iter()
+        .filter(|s| s.sequential)
+        .map(|s| s.nanos)
+        .sum();
+    let pre: u64 = par
+        .stages
+        .iter()
+        .filter(|s| !s.sequential)
+        .map(|s| s.nanos)
+        .sum();
+    if pre == 0 {
+        return par.batch / w;
+    }
+    let num = u128::from(pre).saturating_sub(u128::from(w - 1) * u128::from(seq));
+    u64::try_from(u128::from(par.batch) * num / (u128::from(w) * u128::from(pre)))
+        .unwrap_or(par.batch)
+        .min(par.batch)
+}
+
+/// Ends computing ahead: abandons the jobs in flight and drops what was not taken.
 pub(crate) fn stop<G: Graph>(core: &mut Core<G>) {
-    core.workers.active = None;
+    if let Some(mut pf) = core.workers.active.take() {
+        crate::exec::schedule::abandon(core, &mut pf);
+    }
 }
 
 /// Whether classic mode skips the column of stage `i`: it is computed inside the workers
@@ -387,5 +463,20 @@ impl<G: Graph> crate::exec::Pipeline<G> {
     /// the planner estimates it does not pay.
     pub fn force_workers(&mut self, forced: Option<(usize, u64)>) {
         self.core.workers.forced = forced.map(|(w, b)| (w.max(1), b.max(1)));
+    }
+
+    /// Computes each batch in one go (the calling thread's chunk, then a wait for the pool's)
+    /// before consuming it, instead of pipelining batches (`false`, the default; see
+    /// [`crate::exec::parallel`]). For measurements side by side; outputs are the same.
+    #[doc(hidden)]
+    pub fn set_synchronous_batches(&mut self, synchronous: bool) {
+        self.core.workers.synchronous = synchronous;
+    }
+
+    /// Where parallel evaluation spent its time, summed over this pipeline's evaluations
+    /// (all zero while every evaluation ran on one worker). For benches and reports.
+    #[must_use]
+    pub fn worker_stats(&self) -> WorkerStats {
+        self.core.workers.stats.clone()
     }
 }

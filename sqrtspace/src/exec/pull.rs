@@ -286,6 +286,22 @@ impl<G: Graph> Pipeline<G> {
             plan.lru_bytes,
             self.core.workers.forced,
         );
+        // From the start of the signal only: a scratch state elsewhere would first replay
+        // the stateful stages from window 0.
+        if self.core.workers.forced.is_none()
+            && plan.parallel.workers > 1
+            && plan.mode != Mode::Classic
+            && range.start == 0
+        {
+            let cfg = self.core_cfg();
+            crate::exec::candidates::time_candidates::<G, S>(
+                &mut self.core,
+                whole(signal, keys, windows, &cfg),
+                windows,
+                &range,
+                &mut plan.parallel,
+            );
+        }
         plan.workers = plan.parallel.workers;
         self.probed = Some(per_window);
         Ok(plan)
@@ -463,7 +479,7 @@ fn reserve_classic(bytes: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn depth_first<G: Has<S>, S: Compute<G>>(
+pub(crate) fn depth_first<G: Has<S>, S: Compute<G>>(
     ex: &mut Exec<'_, G>,
     range: Range<u64>,
     sink: &mut impl Sink<S::Output>,

@@ -169,8 +169,15 @@ impl<G: Graph> Pipeline<G> {
         });
         self.core.save_output.fill(false);
         if par.workers > 1 && self.input.next_out < end {
-            let need = parallel::union_needs::<G>(G::OUTPUTS, self.input.next_out..end);
-            parallel::start(&mut self.core, &par, G::OUTPUTS, &need, false);
+            // Everything pushed may be computed ahead, so that the pool goes on with the
+            // windows after `end` while the caller pushes more (the schedule stays between
+            // pulls: see `feed`).
+            let need = parallel::union_needs::<G>(G::OUTPUTS, self.input.next_out..available);
+            if !parallel::resume(&mut self.core, &par, &need) {
+                parallel::start(&mut self.core, &par, G::OUTPUTS, &need, false);
+            }
+        } else if par.workers <= 1 {
+            parallel::stop(&mut self.core);
         }
         let first = self.input.first;
         let mut flow = Ok(ControlFlow::Continue(()));
@@ -193,6 +200,7 @@ impl<G: Graph> Pipeline<G> {
                 frames,
             };
             ex.core.begin();
+            parallel::extend(&mut ex);
             let mut result = Ok(());
             while self.input.next_out < end {
                 let tt = self.input.next_out;
@@ -212,7 +220,9 @@ impl<G: Graph> Pipeline<G> {
                     }
                 }
             }
-            parallel::stop(ex.core);
+            if result.is_err() || !matches!(flow, Ok(ControlFlow::Continue(()))) {
+                parallel::stop(ex.core);
+            }
             result?;
             ex.core.end();
         }
@@ -418,7 +428,15 @@ impl<G: Graph> Pipeline<G> {
         // After pulling every complete window at most `window - 1` unprocessed samples stay
         // buffered, so pieces of `capacity - (window - 1)` samples always fit after a pull.
         let c = &self.core.config;
-        let piece = (c.input_buffer_blocks * c.window - (c.window - 1)).max(1);
+        // With several workers, windows are pulled a batch at a time, and the last batch
+        // pushed is left to the pool threads while the caller pushes the next piece.
+        let batch =
+            parallel::push_parallelism(&self.core.config, 0, self.core.workers.forced).batch;
+        let ahead = if batch > 1 { batch } else { 0 };
+        let left = usize::try_from(ahead).unwrap_or(0) * c.hop;
+        let piece = (c.input_buffer_blocks * c.window)
+            .saturating_sub(c.window - 1 + left)
+            .max(1);
         for part in chunk.chunks(piece) {
             match self.push_samples(part) {
                 Err(Error::Backpressure { .. }) => {
@@ -429,11 +447,9 @@ impl<G: Graph> Pipeline<G> {
                 }
                 other => other?,
             }
-            // With several workers, windows are pulled a batch at a time.
-            let batch =
-                parallel::push_parallelism(&self.core.config, 0, self.core.workers.forced).batch;
-            if self.windows_available() >= self.input.next_out + batch
-                && self.pull_flow(u64::MAX, &mut *sink)?.is_break()
+            let available = self.windows_available();
+            if available >= self.input.next_out + batch + ahead
+                && self.pull_flow(available - ahead, &mut *sink)?.is_break()
             {
                 return Ok(ControlFlow::Break(()));
             }
