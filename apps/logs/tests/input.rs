@@ -233,3 +233,13 @@ fn a_failing_row_writer_stops_the_run_at_its_window_in_every_engine_and_mode() {
         }
     }
 }
+
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn parquet_without_the_feature_says_how_to_get_it() {
+    let mut spec = InputSpec::csv(temp("x.parquet", b"PAR1"), "value");
+    spec.format = Format::Parquet;
+    let e = read_all(&spec).unwrap_err();
+    assert!(matches!(e, LogsError::FeatureDisabled { .. }), "{e:?}");
+    assert!(e.to_string().contains("--features parquet"), "{e}");
+}
