@@ -18,7 +18,9 @@ pub enum LogsError {
         source: std::io::Error,
     },
     /// A column named on the command line is not in the CSV header (or the Parquet/Arrow schema).
-    #[error("{path}: no column `{column}` in the header; the columns are: {available}; choose one with --{flag}")]
+    #[error(
+        "{path}: no column `{column}`; the columns are: {available}; choose one with --{flag}"
+    )]
     MissingColumn {
         /// The file.
         path: PathBuf,
