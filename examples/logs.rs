@@ -8,7 +8,9 @@
 //! The options are those of `sqrtspace demo logs` (`--help`), for example
 //! `-- --n 20000000 --win 32768 --hop 4096 --mode sqrt` (synthetic latencies),
 //! `-- --verify` (classic mode must give bit-identical rows), or
-//! `-- --input app.log --format lines --line-regex '(?P<value>[0-9.]+)ms'`.
+//! `-- --input app.log --format lines --line-regex '(?P<value>[0-9.]+)ms'`, or, built with
+//! `--features parquet`, `-- --input flights-3m.parquet --value delay --ts date --key origin`
+//! (Parquet or Arrow IPC, the format from the extension).
 
 fn main() -> std::process::ExitCode {
     sqrtspace_logs::cli::demo_main()

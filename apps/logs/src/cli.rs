@@ -25,17 +25,20 @@ pub struct InputArgs {
     /// `apps/logs/assets/flights-100k.csv`, value `delay`, timestamp `date`, key `origin`).
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Input format.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    pub format: Format,
-    /// CSV: the value column (default `delay` for the shipped file, else `value`).
+    /// Input format (default: from the file's extension: `.parquet` Parquet, `.arrow`, `.ipc`,
+    /// `.feather` Arrow IPC, `.f32`/`.f64` raw; otherwise CSV). Parquet and Arrow need the
+    /// `parquet` feature.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// CSV, Parquet, Arrow: the value column (default `delay` for the shipped file, else `value`).
     #[arg(long)]
     pub value: Option<String>,
-    /// CSV: the timestamp column (integer seconds or `YYYY-MM-DD HH:MM[:SS]`; default `date`
-    /// for the shipped file, else none: row indices).
+    /// CSV, Parquet, Arrow: the timestamp column (integer seconds or `YYYY-MM-DD
+    /// HH:MM[:SS]`; Parquet/Arrow timestamps and dates too; default `date` for the shipped
+    /// file, else none: row indices).
     #[arg(long)]
     pub ts: Option<String>,
-    /// CSV: the key column (default `origin` for the shipped file).
+    /// CSV, Parquet, Arrow: the key column (default `origin` for the shipped file).
     #[arg(long)]
     pub key: Option<String>,
     /// Keep only rows whose key matches this regex (e.g. `^(ATL|ORD|DFW)$`).
@@ -214,7 +217,12 @@ impl InputArgs {
                         .unwrap_or_else(|| crate::DEFAULT_INPUT.into()),
                 )
             },
-            format: self.format,
+            format: self.format.unwrap_or_else(|| {
+                self.input
+                    .as_deref()
+                    .and_then(Format::from_path)
+                    .unwrap_or(Format::Csv)
+            }),
             value: pick(&self.value, "delay").unwrap_or_else(|| "value".into()),
             ts: pick(&self.ts, "date"),
             key: pick(&self.key, "origin"),

@@ -17,8 +17,10 @@ pub enum LogsError {
         #[source]
         source: std::io::Error,
     },
-    /// A column named on the command line is not in the CSV header.
-    #[error("{path}: no column `{column}` in the header; the columns are: {available}; choose one with --{flag}")]
+    /// A column named on the command line is not in the CSV header (or the Parquet/Arrow schema).
+    #[error(
+        "{path}: no column `{column}`; the columns are: {available}; choose one with --{flag}"
+    )]
     MissingColumn {
         /// The file.
         path: PathBuf,
@@ -97,6 +99,54 @@ pub enum LogsError {
         sample_bytes: usize,
         /// Bytes after the last whole sample.
         trailing: u64,
+    },
+    /// A Parquet or Arrow IPC file whose footer or schema cannot be read: truncated, corrupt,
+    /// or another format.
+    #[error("{path}: cannot read it as {format}: {source}; the file is truncated or corrupt, or not {format} (check --format)")]
+    ColumnarOpen {
+        /// The file.
+        path: PathBuf,
+        /// `Parquet` or `Arrow IPC`.
+        format: &'static str,
+        /// The parquet or arrow crate's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A record batch of a Parquet or Arrow IPC file cannot be decoded (truncated or corrupt
+    /// data pages or buffers).
+    #[error("{path}: cannot read the {format} rows from row {row} on: {source}; the file is truncated or corrupt")]
+    ColumnarRead {
+        /// The file.
+        path: PathBuf,
+        /// `Parquet` or `Arrow IPC`.
+        format: &'static str,
+        /// 1-based row of the batch's first row.
+        row: u64,
+        /// The parquet or arrow crate's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A Parquet or Arrow column whose type the option naming it cannot use.
+    #[error("{path}: column `{column}` has type {data_type}, which --{flag} cannot use (it takes {expected}); choose another column with --{flag}")]
+    UnsupportedColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its Arrow data type.
+        data_type: String,
+        /// The option that named it (`value`, `ts`, `key`).
+        flag: &'static str,
+        /// The types that option takes.
+        expected: &'static str,
+    },
+    /// A Parquet or Arrow IPC input in a build without the `parquet` feature.
+    #[error("{path}: reading {format} needs the `parquet` feature; rebuild with `--features parquet` (of sqrtspace-logs, sqrtspace-cli or the root package), or convert the file to CSV")]
+    FeatureDisabled {
+        /// The file.
+        path: PathBuf,
+        /// `Parquet` or `Arrow IPC`.
+        format: &'static str,
     },
     /// The line regex does not compile or lacks the `value` capture group.
     #[error("bad --line-regex `{pattern}`: {reason}")]

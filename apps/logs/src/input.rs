@@ -1,20 +1,24 @@
-//! Streamed input: CSV with columns chosen by name, raw little-endian `f32`/`f64` files read
-//! through `memmap2` in bounded segments, text log lines with a regex capture, and seeded
-//! synthetic lognormal latencies. Every reader hands out [`Record`]s in chunks into one
+//! Streamed input: CSV with columns chosen by name, Parquet and Arrow IPC files record batch
+//! by record batch (feature `parquet`, see the `columnar` module), raw little-endian `f32`/`f64`
+//! files read through `memmap2` in bounded segments, text log lines with a regex capture, and
+//! seeded synthetic lognormal latencies. Every reader hands out [`Record`]s in chunks into one
 //! reused buffer; none holds the whole input.
 //!
 //! # Bad input
 //!
 //! | problem | default | `strict` |
 //! |---|---|---|
-//! | a named column missing from the CSV header | error [`LogsError::MissingColumn`] | same |
-//! | a value cell that is empty or not a number | row skipped, counted in [`InputCounts::bad_value`] | [`LogsError::BadValue`] (row, column) |
-//! | a timestamp cell that does not parse | row skipped, counted in [`InputCounts::bad_timestamp`] | [`LogsError::BadTimestamp`] |
+//! | a named column missing from the CSV header or Parquet/Arrow schema | error [`LogsError::MissingColumn`] | same |
+//! | a Parquet/Arrow column of a type the option cannot use | error [`LogsError::UnsupportedColumn`] | same |
+//! | a value cell that is empty, null or not a number | row skipped, counted in [`InputCounts::bad_value`] | [`LogsError::BadValue`] (row, column) |
+//! | a timestamp cell that is null or does not parse | row skipped, counted in [`InputCounts::bad_timestamp`] | [`LogsError::BadTimestamp`] |
 //! | a text line the regex does not match | line skipped, counted in [`InputCounts::no_match`] | [`LogsError::NoMatch`] (line) |
 //! | a timestamp earlier than the previous row's | row kept (windows count rows), counted in [`InputCounts::backwards`] | [`LogsError::TimestampBackwards`] |
 //! | a NaN value (`NaN`, `nan` cells, NaN floats in raw files) | row kept and skipped by the stages, counted per window ([`crate::pipeline::RowCounts::nan`]) | same |
 //! | a raw file that is not a whole number of samples | error [`LogsError::TruncatedRaw`] before any row | same |
 //! | a CSV record that cannot be parsed (quoting) | error [`LogsError::Csv`] | same |
+//! | a truncated or corrupt Parquet/Arrow file | error [`LogsError::ColumnarOpen`] (footer, schema) or [`LogsError::ColumnarRead`] (a batch) | same |
+//! | a Parquet/Arrow file in a build without the `parquet` feature | error [`LogsError::FeatureDisabled`] | same |
 
 use crate::error::LogsError;
 use crate::pipeline::Record;
@@ -37,6 +41,43 @@ pub enum Format {
     RawF64,
     /// Text lines; a regex with a named capture `value` (and optionally `ts`, `key`).
     Lines,
+    /// Apache Parquet; `value` (and optionally `ts`, `key`) name top-level columns (feature
+    /// `parquet`; see the `columnar` module for the column types read).
+    Parquet,
+    /// Apache Arrow IPC, file format (`.arrow`, Feather v2) or stream format; columns as for
+    /// Parquet (feature `parquet`).
+    Arrow,
+}
+
+impl Format {
+    /// The format a file's extension implies, `None` when it implies none: `.parquet`/`.pq`
+    /// Parquet; `.arrow`, `.ipc`, `.feather`, `.arrows` Arrow IPC; `.f32`/`.f64` raw; `.csv`,
+    /// `.tsv`, `.txt` CSV (case-insensitive).
+    #[must_use]
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "parquet" | "pq" => Format::Parquet,
+            "arrow" | "ipc" | "feather" | "arrows" => Format::Arrow,
+            "f32" => Format::RawF32,
+            "f64" => Format::RawF64,
+            "csv" | "tsv" | "txt" => Format::Csv,
+            _ => return None,
+        })
+    }
+
+    /// The format's name in messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "CSV",
+            Format::RawF32 => "raw f32",
+            Format::RawF64 => "raw f64",
+            Format::Lines => "text lines",
+            Format::Parquet => "Parquet",
+            Format::Arrow => "Arrow IPC",
+        }
+    }
 }
 
 /// Where rows come from and how to read them.
@@ -93,11 +134,17 @@ impl InputSpec {
         }
     }
 
-    /// Rows the input will give, when known without reading it (raw files, synthetic input).
+    /// Rows the input will give, when known without reading it (raw files, synthetic input,
+    /// Parquet files from their footer).
     #[must_use]
     pub fn known_rows(&self) -> Option<u64> {
         if let Some(s) = &self.synthetic {
             return Some(s.n);
+        }
+        #[cfg(feature = "parquet")]
+        if self.format == Format::Parquet {
+            let rows = crate::columnar::parquet_rows(self.path.as_ref()?)?;
+            return Some(rows * u64::from(self.repeat.max(1)));
         }
         let bytes = std::fs::metadata(self.path.as_ref()?).ok()?.len();
         let per = match self.format {
@@ -303,20 +350,22 @@ enum Inner {
         key: Option<usize>,
     },
     Synth(Gen),
+    #[cfg(feature = "parquet")]
+    Columnar(crate::columnar::Batches),
 }
 
 /// Per-row bookkeeping shared by the readers: counts, keys, row numbers, timestamps.
 #[derive(Debug)]
-struct Ctx {
-    path: PathBuf,
+pub(crate) struct Ctx {
+    pub(crate) path: PathBuf,
     strict: bool,
-    value_name: String,
-    ts_name: String,
+    pub(crate) value_name: String,
+    pub(crate) ts_name: String,
     key_regex: Option<Regex>,
     counts: InputCounts,
     keys: Keys,
-    /// 1-based row (CSV data row or text line) of the current pass.
-    row: u64,
+    /// 1-based row (CSV data row, text line, Parquet/Arrow row) of the current pass.
+    pub(crate) row: u64,
     pass_no: u32,
     /// Timestamp shift of the current pass (repeats) and the first pass's range.
     shift: i64,
@@ -327,7 +376,7 @@ struct Ctx {
 
 impl Ctx {
     /// Checks and shifts a parsed timestamp; `Err` in strict mode when it goes backwards.
-    fn stamp(&mut self, raw: i64) -> Result<i64, LogsError> {
+    pub(crate) fn stamp(&mut self, raw: i64) -> Result<i64, LogsError> {
         if self.pass_no == 1 {
             if self.first_ts.is_none() {
                 self.first_ts = Some(raw);
@@ -389,9 +438,41 @@ impl Ctx {
     }
 
     /// Interns a key, returning its id and the key filter's decision.
-    fn key(&mut self, name: &[u8]) -> (u32, bool) {
+    pub(crate) fn key(&mut self, name: &[u8]) -> (u32, bool) {
         self.keys
             .intern(name, self.key_regex.as_ref(), &mut self.counts)
+    }
+
+    /// A value cell of the current row that is null or not a number: `Err` naming the row
+    /// and the value column in strict mode, else counted (the row is skipped).
+    #[cfg(feature = "parquet")]
+    pub(crate) fn reject_value(&mut self, text: &str) -> Result<(), LogsError> {
+        if self.strict {
+            return Err(LogsError::BadValue {
+                path: self.path.clone(),
+                row: self.row,
+                column: self.value_name.clone(),
+                text: text.to_string(),
+            });
+        }
+        self.counts.bad_value += 1;
+        Ok(())
+    }
+
+    /// A timestamp cell of the current row that is null or does not parse: `Err` naming the
+    /// row and the timestamp column in strict mode, else counted (the row is skipped).
+    #[cfg(feature = "parquet")]
+    pub(crate) fn reject_timestamp(&mut self, text: &str) -> Result<(), LogsError> {
+        if self.strict {
+            return Err(LogsError::BadTimestamp {
+                path: self.path.clone(),
+                row: self.row,
+                column: self.ts_name.clone(),
+                text: text.to_string(),
+            });
+        }
+        self.counts.bad_timestamp += 1;
+        Ok(())
     }
 }
 
@@ -413,7 +494,7 @@ impl std::fmt::Debug for Reader {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogsError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogsError + '_ {
     move |source| LogsError::Io {
         path: path.to_path_buf(),
         source,
@@ -461,6 +542,15 @@ impl Reader {
             .ok_or_else(|| LogsError::Argument("no input file given".into()))?;
         let file = File::open(path).map_err(io(path))?;
         match spec.format {
+            #[cfg(feature = "parquet")]
+            Format::Parquet | Format::Arrow => {
+                crate::columnar::Batches::open(file, path, spec).map(Inner::Columnar)
+            }
+            #[cfg(not(feature = "parquet"))]
+            Format::Parquet | Format::Arrow => Err(LogsError::FeatureDisabled {
+                path: path.to_path_buf(),
+                format: spec.format.name(),
+            }),
             Format::Csv => {
                 let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(file);
                 let header = rdr
@@ -587,6 +677,8 @@ impl Reader {
     fn fill(&mut self, buf: &mut Vec<Record>, max: usize) -> Result<bool, LogsError> {
         let ctx = &mut self.ctx;
         match &mut self.inner {
+            #[cfg(feature = "parquet")]
+            Inner::Columnar(b) => b.fill(ctx, buf, max),
             Inner::Synth(g) => {
                 let base = ctx.shift;
                 let before = buf.len();

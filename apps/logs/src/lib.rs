@@ -3,7 +3,8 @@
 //! Logs and telemetry rollups on the [`sqrtspace`] engine: sliding windows of rows, each
 //! giving count, mean, standard deviation, min, max and exact p50/p95/p99 of the kept
 //! values, and a stateful alert flag with hysteresis on p99. The input is streamed (CSV,
-//! raw `f32`/`f64`, text log lines, synthetic latencies), so `sqrt` mode runs in bounded
+//! Parquet and Arrow IPC with the `parquet` feature, raw `f32`/`f64`, text log lines,
+//! synthetic latencies), so `sqrt` mode runs in bounded
 //! memory whatever the number of rows; `classic` materialises the input (the baseline) and
 //! gives bit-identical rows.
 //!
@@ -14,6 +15,7 @@
 //!   structure;
 //! - [`stats`]: drift-free rolling count/mean/std/min/max;
 //! - [`input`]: the readers and what they do with bad input;
+//! - `columnar` (feature `parquet`): Parquet and Arrow IPC files, record batch by record batch;
 //! - [`job`]: running a job in a mode, with its report;
 //! - [`time`]: windows by time (`--every/--period`) on the engine's key windows;
 //! - `cli` (feature `cli`): the `demo logs` and `bench logs` subcommands.
@@ -35,6 +37,8 @@
 //! ```
 
 pub mod batch;
+#[cfg(feature = "parquet")]
+pub mod columnar;
 pub mod error;
 pub mod input;
 pub mod job;

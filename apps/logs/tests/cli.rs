@@ -112,3 +112,68 @@ fn demo_into_a_full_disk_stops_with_the_write_error() {
     );
     assert!(e.to_string().contains("cannot write /dev/full"), "{e}");
 }
+
+#[cfg(feature = "parquet")]
+#[test]
+fn demo_reads_a_parquet_file_its_format_inferred_from_the_extension() {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let n = 1000;
+    let batch = RecordBatch::try_from_iter([
+        (
+            "t",
+            Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
+        ),
+        (
+            "v",
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| (i % 37) as f64),
+            )),
+        ),
+        (
+            "k",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| ["a", "b"][i as usize % 2]),
+            )),
+        ),
+    ])
+    .unwrap();
+    let input = temp("in.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&input).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let out = temp("pq-rows.csv");
+    let d = Demo::parse_from([
+        "demo",
+        "--input",
+        input.to_str().unwrap(),
+        "--value",
+        "v",
+        "--ts",
+        "t",
+        "--key",
+        "k",
+        "--key-regex",
+        "^a$",
+        "--win",
+        "100",
+        "--hop",
+        "25",
+        "--mode",
+        "sqrt",
+        "--verify",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    run_demo(&d.a).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    // (1000 - 100) / 25 + 1 windows, plus the header; half the rows pass the key filter.
+    assert_eq!(text.lines().count(), 37 + 1);
+    let first: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(first[3], "50");
+}

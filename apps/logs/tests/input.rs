@@ -263,3 +263,13 @@ fn classic_over_the_ram_budget_is_a_typed_error_before_reading() {
         assert_eq!(run.windows, 3997);
     }
 }
+
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn parquet_without_the_feature_says_how_to_get_it() {
+    let mut spec = InputSpec::csv(temp("x.parquet", b"PAR1"), "value");
+    spec.format = Format::Parquet;
+    let e = read_all(&spec).unwrap_err();
+    assert!(matches!(e, LogsError::FeatureDisabled { .. }), "{e:?}");
+    assert!(e.to_string().contains("--features parquet"), "{e}");
+}
