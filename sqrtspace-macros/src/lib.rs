@@ -106,7 +106,8 @@ use proc_macro::TokenStream;
 /// [`pipeline!`]: macro@pipeline
 #[proc_macro_attribute]
 pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
-    stage::stage(args.into(), item.into()).into()
+    let block = stage::context::enclosing_block(&item);
+    stage::stage(args.into(), item.into(), block).into()
 }
 
 /// Declares a pipeline type from [`#[stage]`](macro@stage) functions.
