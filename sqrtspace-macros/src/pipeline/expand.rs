@@ -9,25 +9,38 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
-pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
+pub fn expand(decl: &PipelineDecl, m: &Model, tag: &str) -> TokenStream {
     let p = quote!(::sqrtspace::__private);
     let PipelineDecl {
         attrs,
         vis,
-        name,
+        name: ident,
         stages,
         ..
     } = decl;
-    let name_str = name.to_string();
+    let name_str = ident.to_string();
     let n = stages.len();
-    let slots = format_ident!("__{}Slots", name);
+    // The pipeline type is defined in a hidden module of this call and re-exported under its
+    // name, and every generated item names it by its path in that module (or carries `tag`):
+    // a second `pipeline!` of the same name in the same module then defines its own type and
+    // items, and the one error is the re-export's "the name `Name` is defined multiple times"
+    // (not also conflicting impls and duplicate definitions for each generated item).
+    let module = format_ident!("__sqrtspace_pipeline_{}_{}", ident, tag);
+    let name = &quote_spanned!(located_at(ident.span())=> #module::#ident);
+    let slots = format_ident!("__{}Slots_{}", ident, tag);
+    let inner_vis = inner_visibility(vis);
     let fields: Vec<_> = (0..n).map(|i| format_ident!("s{}", i)).collect();
     let idx: Vec<usize> = (0..n).collect();
     let sample = &m.sample;
     let params = &m.params;
-    let (sink_items, out_paths, out_index) = if m.sink_default {
-        let (items, ty) = sink(decl);
-        (items, vec![ty], vec![quote!(#name::__SQRTSPACE_SINK)])
+    let (sink_items, sink_const, out_paths, out_index) = if m.sink_default {
+        let (items, sink_const, ty) = sink(decl, name, tag);
+        (
+            items,
+            sink_const,
+            vec![ty],
+            vec![quote!(#name::__SQRTSPACE_SINK)],
+        )
     } else {
         let out_paths: Vec<TokenStream> = m
             .outputs
@@ -35,7 +48,7 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             .map(|&i| stages[i].to_token_stream())
             .collect();
         let idx = m.outputs.iter().map(|i| quote!(#i)).collect();
-        (TokenStream::new(), out_paths, idx)
+        (TokenStream::new(), TokenStream::new(), out_paths, idx)
     };
     let out_index = &out_index;
 
@@ -43,8 +56,9 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     // sample types match) goes through this one function, at the stage's entry in `stages`:
     // rustc then reports an unsatisfied bound once, not once per runtime entry point.
     let ops = format_ident!(
-        "__sqrtspace_ops_{}",
-        name,
+        "__sqrtspace_ops_{}_{}",
+        ident,
+        tag,
         span = located_at(decl.stages_span)
     );
     let ops_bound = respan(quote!(__S: #p::Compute<#name>,), decl.stages_span);
@@ -113,23 +127,65 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             }
         }
     });
-    // Duplicates and cycles are rejected where the order is computed (rustc evaluates the
-    // constants of a non-generic impl even when unused), before `topo` could fail with a
-    // less precise message. Spanned at the `stages` list.
+    // The order; duplicates and cycles are rejected by `check` below, in an anonymous constant
+    // (on a cycle `topo` returns the declaration order, so there is one error). Spanned at the
+    // `stages` list.
     let topo = respan(
-        quote!({
-            #p::check_graph::<#n>(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str);
-            #p::topo::<#n, { #name::__SQRTSPACE_EDGES }>(#name::STAGES, &#name::__SQRTSPACE_DEPS)
-        }),
+        quote!(#p::topo::<#n, { #ident::__SQRTSPACE_EDGES }>(#ident::STAGES, &#ident::__SQRTSPACE_DEPS)),
+        decl.stages_span,
+    );
+    let check = respan(
+        quote!(#p::check_graph::<#n>(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str)),
         decl.stages_span,
     );
     let doc_dot = format!("The stage graph of `{name_str}` in Graphviz DOT.");
     let doc_mermaid = format!("The stage graph of `{name_str}` as a Mermaid flowchart.");
 
     quote! {
-        #(#attrs)*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        #vis struct #name;
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        mod #module {
+            #[allow(unused_imports)]
+            use super::*;
+            #(#attrs)*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            #[allow(unreachable_pub)]
+            #inner_vis struct #ident;
+
+            // The graph constants, in an impl beside the type (they read only `STAGES`), so
+            // that rustc names a failed check `Name::TOPO`. They are `O((N + E) log N)` in the
+            // const evaluator (an interpreter): a pipeline of some thousands of stages can take
+            // longer than rustc's default const-evaluation budget, which is a lint, not a limit.
+            #[allow(dead_code, long_running_const_eval, unreachable_pub)]
+            impl #ident {
+                /// The number of input edges of the stages.
+                #[doc(hidden)]
+                pub const __SQRTSPACE_EDGES: usize = #p::edge_count(#ident::STAGES);
+                /// The upstream stage index of every input edge (`sqrtspace::graph::resolve`): the
+                /// stage ids are compared once, here, not per edge in every graph constant.
+                #[doc(hidden)]
+                pub const __SQRTSPACE_DEPS: [usize; #ident::__SQRTSPACE_EDGES] =
+                    #p::resolve::<#n, { #ident::__SQRTSPACE_EDGES }>(#ident::STAGES);
+                /// Stage indices (into `STAGES`) in topological order.
+                pub const TOPO: [usize; #n] = #topo;
+                #[doc = #doc_dot]
+                pub const DOT: &'static str = {
+                    const __LEN: usize = #p::render_len(#ident::STAGES, &#ident::__SQRTSPACE_DEPS, #name_str, #p::Format::Dot);
+                    const __BUF: [u8; __LEN] = #p::render::<__LEN>(#ident::STAGES, &#ident::__SQRTSPACE_DEPS, #name_str, #p::Format::Dot);
+                    #p::as_str(&__BUF)
+                };
+                #[doc = #doc_mermaid]
+                pub const MERMAID: &'static str = {
+                    const __LEN: usize = #p::render_len(#ident::STAGES, &#ident::__SQRTSPACE_DEPS, #name_str, #p::Format::Mermaid);
+                    const __BUF: [u8; __LEN] = #p::render::<__LEN>(#ident::STAGES, &#ident::__SQRTSPACE_DEPS, #name_str, #p::Format::Mermaid);
+                    #p::as_str(&__BUF)
+                };
+            }
+
+            #sink_const
+        }
+        #[allow(unused_imports)]
+        #vis use #module::#ident;
 
         #[doc(hidden)]
         #[allow(non_camel_case_types, non_snake_case)]
@@ -144,39 +200,14 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             }
         }
 
-        // The graph constants are `O((N + E) log N)` in the const evaluator (an interpreter):
-        // a pipeline of some thousands of stages can take longer than rustc's default
-        // const-evaluation budget, which is a lint, not a limit.
-        #[allow(dead_code, long_running_const_eval)]
+        #[allow(dead_code)]
         impl #name {
-            /// The number of input edges of the stages.
-            #[doc(hidden)]
-            pub const __SQRTSPACE_EDGES: usize = #p::edge_count(#name::STAGES);
-            /// The upstream stage index of every input edge (`sqrtspace::graph::resolve`): the
-            /// stage ids are compared once, here, not per edge in every graph constant.
-            #[doc(hidden)]
-            pub const __SQRTSPACE_DEPS: [usize; #name::__SQRTSPACE_EDGES] =
-                #p::resolve::<#n, { #name::__SQRTSPACE_EDGES }>(#name::STAGES);
             /// Stage metadata in declaration order.
             pub const STAGES: &'static [#p::StageMeta] = &[#(<#stages as #p::Stage>::META),*];
             /// Stage names in declaration order.
             pub const STAGE_NAMES: [&'static str; #n] = [#(<#stages as #p::Stage>::META.name),*];
-            /// Stage indices (into `STAGES`) in topological order.
-            pub const TOPO: [usize; #n] = #topo;
             /// Recompute-cost hints in declaration order.
             pub const COSTS: [u32; #n] = [#(<#stages as #p::Stage>::META.cost),*];
-            #[doc = #doc_dot]
-            pub const DOT: &'static str = {
-                const __LEN: usize = #p::render_len(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Dot);
-                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Dot);
-                #p::as_str(&__BUF)
-            };
-            #[doc = #doc_mermaid]
-            pub const MERMAID: &'static str = {
-                const __LEN: usize = #p::render_len(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Mermaid);
-                const __BUF: [u8; __LEN] = #p::render::<__LEN>(#name::STAGES, &#name::__SQRTSPACE_DEPS, #name_str, #p::Format::Mermaid);
-                #p::as_str(&__BUF)
-            };
 
             /// A pipeline instance with `config` (validated) and runtime `params`.
             ///
@@ -187,9 +218,11 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
             }
         }
 
-        // Rejects duplicate stages and cycles at compile time, `cargo check` included.
+        // Rejects duplicate stages and cycles at compile time, `cargo check` included. An
+        // anonymous constant here, not `TOPO`'s evaluation: rustc names the constant whose
+        // evaluation failed, and `TOPO`'s path runs through the hidden module.
         #[allow(long_running_const_eval)]
-        const _: [usize; #n] = #name::TOPO;
+        const _: () = #check;
 
         #[doc(hidden)]
         impl #p::Graph for #name {
@@ -252,19 +285,51 @@ pub fn expand(decl: &PipelineDecl, m: &Model) -> TokenStream {
     }
 }
 
+/// The visibility, inside the hidden module, of a type declared with `vis` in its parent: the
+/// same reach (`pub(super)` for a private type, so that it stays private to the parent).
+fn inner_visibility(vis: &syn::Visibility) -> TokenStream {
+    match vis {
+        syn::Visibility::Public(_) => quote!(pub),
+        syn::Visibility::Inherited => quote!(pub(super)),
+        syn::Visibility::Restricted(r) => {
+            let path = &r.path;
+            if path.is_ident("crate") {
+                quote!(pub(crate))
+            } else if path.is_ident("self") {
+                quote!(pub(super))
+            } else if path.is_ident("super") {
+                quote!(pub(in super::super))
+            } else if path.segments.first().is_some_and(|s| s.ident == "crate") {
+                quote!(#vis)
+            } else {
+                // `pub(in super::m)` and the like: relative paths would move one level down.
+                quote!(pub(crate))
+            }
+        }
+    }
+}
+
 /// Without `output:`, the pipeline emits its unique sink, the stage that no other stage reads.
 /// Which stage that is needs the stages' inputs, known only from their metadata: a constant
 /// `__SQRTSPACE_SINK` finds it (and fails with the sinks' names when there are several), and
-/// a hidden trait indexed by that constant names the stage's type. Returns the items and the
-/// output stage's type.
-fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
+/// a hidden trait indexed by that constant names the stage's type. Returns the items for the
+/// caller's scope, the constant's impl (for the hidden module beside the type, see [`expand`])
+/// and the output stage's type. `name` is the type's path, `tag` the call's name suffix.
+fn sink(
+    decl: &PipelineDecl,
+    name: &TokenStream,
+    tag: &str,
+) -> (TokenStream, TokenStream, TokenStream) {
     let p = quote!(::sqrtspace::__private);
     let PipelineDecl {
-        vis, name, stages, ..
+        vis,
+        name: ident,
+        stages,
+        ..
     } = decl;
     let n = stages.len();
-    let name_str = name.to_string();
-    let pick = format_ident!("__sqrtspace_pick_{}", name);
+    let name_str = ident.to_string();
+    let pick = format_ident!("__sqrtspace_pick_{}_{}", ident, tag);
     let picks = stages.iter().enumerate().map(|(i, s)| {
         quote! { impl #pick<#i> for #name { type Stage = #s; } }
     });
@@ -281,50 +346,22 @@ fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
         quote!(::core::panic!("{}", #p::as_str(buf.split_at(len).0));),
         decl.stages_span,
     );
-    let items = quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        #vis trait #pick<const __I: usize> {
-            type Stage;
-        }
-        #(#picks)*
-
-        #[allow(long_running_const_eval)]
-        impl #name {
-            /// Index of the stage that no other stage reads: the default output.
-            #[doc(hidden)]
-            pub const __SQRTSPACE_SINK: usize = {
-                const fn put(buf: &mut [u8; #cap], len: usize, s: &str) -> usize {
-                    let s = s.as_bytes();
-                    let mut i = 0;
-                    while i < s.len() && len + i < #cap {
-                        buf[len + i] = s[i];
-                        i += 1;
-                    }
-                    len + i
-                }
-                let st = #name::STAGES;
-                let deps = &#name::__SQRTSPACE_DEPS;
-                let mut read = [false; #n];
-                let mut k = 0;
-                while k < deps.len() {
-                    if deps[k] < #n {
-                        read[deps[k]] = true;
-                    }
-                    k += 1;
-                }
-                let mut count = 0;
-                let mut found = #n - 1;
-                let mut i = #n;
-                while i > 0 {
-                    i -= 1;
-                    if !read[i] {
-                        count += 1;
-                        found = i;
-                    }
-                }
-                // No sink at all is a cycle, reported by the `TOPO` check.
+    // The index of the sink (the last one when there are several); with `report`, the error
+    // that names the sinks when there are several.
+    let find = |path: &TokenStream, report: bool| {
+        let report = if report {
+            quote! {
                 if count > 1 {
+                    const fn put(buf: &mut [u8; #cap], len: usize, s: &str) -> usize {
+                        let s = s.as_bytes();
+                        let mut i = 0;
+                        while i < s.len() && len + i < #cap {
+                            buf[len + i] = s[i];
+                            i += 1;
+                        }
+                        len + i
+                    }
+                    let st = #path::STAGES;
                     let mut buf = [0u8; #cap];
                     let mut len = put(&mut buf, 0, #prefix);
                     let mut first = true;
@@ -346,15 +383,65 @@ fn sink(decl: &PipelineDecl) -> (TokenStream, TokenStream) {
                     len = put(&mut buf, len, #suffix);
                     #fail
                 }
-                found
-            };
+            }
+        } else {
+            quote!(let _ = count;)
+        };
+        quote! {{
+            let deps = &#path::__SQRTSPACE_DEPS;
+            let mut read = [false; #n];
+            let mut k = 0;
+            while k < deps.len() {
+                if deps[k] < #n {
+                    read[deps[k]] = true;
+                }
+                k += 1;
+            }
+            let mut count = 0;
+            let mut found = #n - 1;
+            let mut i = #n;
+            while i > 0 {
+                i -= 1;
+                if !read[i] {
+                    count += 1;
+                    found = i;
+                }
+            }
+            // No sink at all is a cycle, reported by the graph check.
+            #report
+            found
+        }}
+    };
+    let pick_sink = find(&quote!(#ident), false);
+    let sink_check = find(name, true);
+    let items = quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis trait #pick<const __I: usize> {
+            type Stage;
+        }
+        #(#picks)*
+
+        // Several sinks: an anonymous constant fails, so that rustc's note names no hidden path.
+        #[allow(long_running_const_eval)]
+        const _: usize = #sink_check;
+    };
+    // In the hidden module beside the type (see `expand`), so that a failure reads
+    // `Name::__SQRTSPACE_SINK`.
+    // The index of the sink; `fail`: the error when there are several (else the last one).
+    let sink_const = quote! {
+        #[allow(long_running_const_eval, unreachable_pub)]
+        impl #ident {
+            /// Index of the stage that no other stage reads: the default output.
+            #[doc(hidden)]
+            pub const __SQRTSPACE_SINK: usize = #pick_sink;
         }
     };
     let ty = respan(
         quote!(<#name as #pick<{ #name::__SQRTSPACE_SINK }>>::Stage),
         decl.stages_span,
     );
-    (items, ty)
+    (items, sink_const, ty)
 }
 
 /// Emitted when `check` failed: the pipeline type with a stub `Graph` impl (it contains every

@@ -2,12 +2,14 @@
 
 mod buffers;
 mod check;
+pub mod context;
 mod expand;
 mod parse;
 
 use proc_macro2::TokenStream;
 
-pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
+/// `block`: the `impl` or `trait` block the function sits in, when [`context`] found one.
+pub fn stage(args: TokenStream, item: TokenStream, block: Option<context::Block>) -> TokenStream {
     let mut errors = crate::errors::Errors::default();
     let mut func: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
@@ -26,6 +28,14 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
             return out;
         }
     };
+    // In an impl or trait block, none of the generated module-level items may follow the
+    // function: it stays as written, with one error that says what to write instead. A method
+    // (`self`) keeps its own error from `check`.
+    if let (Some(block), None) = (&block, func.sig.receiver()) {
+        let mut out = item;
+        out.extend(associated_fn(&func, block, &args).to_compile_error());
+        return out;
+    }
     let attr = parse::parse_args(args, &mut errors);
     let declared_out = buffers::declared_out(&func);
     let model = check::check(&attr, &mut func, &mut errors);
@@ -45,6 +55,53 @@ pub fn stage(args: TokenStream, item: TokenStream) -> TokenStream {
             out
         }
     }
+}
+
+/// The error for `#[stage]` on an associated function (no `self`) of an impl or trait block,
+/// with a wrapper stage to write at module level.
+fn associated_fn(func: &syn::ItemFn, block: &context::Block, args: &TokenStream) -> syn::Error {
+    use crate::errors::pretty;
+    let name = &func.sig.ident;
+    let params = &func.sig.inputs;
+    let args_used: Vec<String> = params
+        .iter()
+        .map(|p| match p {
+            syn::FnArg::Typed(t) => match &*t.pat {
+                syn::Pat::Ident(i) => i.ident.to_string(),
+                other => pretty(other),
+            },
+            syn::FnArg::Receiver(_) => "self".into(),
+        })
+        .collect();
+    let output = match &func.sig.output {
+        syn::ReturnType::Type(_, t) => format!(" -> {}", pretty(t)),
+        syn::ReturnType::Default => String::new(),
+    };
+    let attr = if args.is_empty() {
+        "#[stage]".to_string()
+    } else {
+        format!("#[stage({})]", pretty(args))
+    };
+    let (what, wrap) = match block {
+        context::Block::Impl(ty) => {
+            let ty = ty.as_deref().unwrap_or("Type");
+            (
+                "an associated function of an `impl` block",
+                format!(
+                    "; to keep `{ty}::{name}`, wrap it: `{attr} fn {name}({}){output} {{ {ty}::{name}({}) }}`",
+                    pretty(params),
+                    args_used.join(", ")
+                ),
+            )
+        }
+        context::Block::Trait => ("a function of a `trait`", String::new()),
+    };
+    syn::Error::new(
+        name.span(),
+        format!(
+            "#[stage] applies to a free function at module level, not to {what}\n\nhelp: move `{name}` out of the block to module level (a pipeline names it by path, `stages: [{name}]`){wrap}"
+        ),
+    )
 }
 
 /// The error for `#[stage]` on an item that is not a function, in terms of what to write.

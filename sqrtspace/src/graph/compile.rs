@@ -216,8 +216,8 @@ const fn fail(buf: &[u8], len: usize) {
 /// Kahn's algorithm (Kahn 1962, "Topological sorting of large networks", CACM 5(11)) with a
 /// min-heap of the ready stages: `O((N + E) log N)`. `deps` is [`resolve`]'s table.
 ///
-/// # Panics
-/// At compile time on a cycle ([`check_graph`] reports it first with the chain).
+/// On a cycle it returns the declaration order: [`check_graph`], which `pipeline!` evaluates in
+/// a constant of its own, rejects the graph with the cycle spelled out.
 #[must_use]
 pub const fn topo<const N: usize, const E: usize>(
     stages: &[StageMeta],
@@ -306,7 +306,13 @@ pub const fn topo<const N: usize, const E: usize>(
         }
     }
     if n < N {
-        panic!("sqrtspace: the stage graph has a cycle");
+        // A cycle: `check_graph` fails the compilation with the chain spelled out (in its own
+        // constant, so this one adds no second error); the declaration order stands in.
+        let mut i = 0;
+        while i < N {
+            order[i] = i;
+            i += 1;
+        }
     }
     order
 }
