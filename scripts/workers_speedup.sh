@@ -6,8 +6,8 @@
 #   2. the audio job's 1 h demo (`sqrtspace demo audio --hours 1 --mode sqrt --workers N`),
 #      RUNS alternating runs of each (default 3), with /usr/bin/time's wall, user+sys CPU
 #      and max RSS, and the outputs compared (`--csv` files, byte for byte);
-#   3. the logs job's demo with `--workers N`, when the built `sqrtspace demo logs` has the
-#      option (another branch wires it).
+#   3. the logs job's demo with `--workers N` over 20M synthetic rows, window 32768, hop 4096
+#      (the extreme case), rows compared.
 #
 # Usage: scripts/workers_speedup.sh            (RUNS=5 scripts/workers_speedup.sh for more)
 # Run it on an idle machine: it prints the load average before and after, and wall-clock
@@ -45,14 +45,16 @@ else
     echo "  outputs: DIFFER ($out/audio_w1.csv vs audio_w2.csv)"
 fi
 
-echo "== 3. logs demo, 1 vs 2 workers"
-if "$bin" demo logs --help 2>/dev/null | grep -q -- '--workers'; then
-    for i in $(seq "$runs"); do
-        for w in 1 2; do
-            timed "  run $i, $w worker(s)" "$bin" demo logs --workers "$w"
-        done
+echo "== 3. logs demo, 20M rows, window 32768, hop 4096, sqrt, 1 vs 2 workers"
+for i in $(seq "$runs"); do
+    for w in 1 2; do
+        timed "  run $i, $w worker(s)" "$bin" demo logs --n 20000000 --win 32768 --hop 4096 \
+            --mode sqrt --workers "$w" --show 0 --out "$out/logs_w$w.csv"
     done
+done
+if cmp -s "$out/logs_w1.csv" "$out/logs_w2.csv"; then
+    echo "  outputs: identical (rows, byte for byte)"
 else
-    echo "  skipped: this build's \`sqrtspace demo logs\` has no --workers option yet"
+    echo "  outputs: DIFFER ($out/logs_w1.csv vs logs_w2.csv)"
 fi
 echo "== load: $(cut -d' ' -f1-3 /proc/loadavg)"
